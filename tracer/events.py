@@ -1,0 +1,133 @@
+"""The one event vocabulary every source produces and every front end reads."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, get_args
+
+Source = Literal["proxy", "bpf", "tracefs", "proc", "replay"]
+Layer = Literal["cli", "dockerd", "containerd", "shim", "runc", "container", "kernel", "proxy"]
+
+SOURCES: frozenset[str] = frozenset(get_args(Source))
+LAYERS: frozenset[str] = frozenset(get_args(Layer))
+
+# The kinds, grouped by who produces them. `detail` keys are listed beside each.
+KINDS: Mapping[str, str] = {
+    # proxy (tracer/proxy)
+    "conn.accept": "conn, peer_pid, peer_uid, peer_gid, peer_comm, peer_argv",
+    "conn.close": "conn, bytes_in, bytes_out, reason",
+    "conn.halfclose": "conn, direction (client->daemon | daemon->client)",
+    "http.request": "conn, seq, method, target, path, api_version, query, headers, body_size, "
+    "body_excerpt, body_json",
+    "http.response": "conn, seq, method, path, status, reason, headers, body_size, body_excerpt, "
+    "body_json, first_byte_ns, last_byte_ns, streaming",
+    "http.upgrade": "conn, seq, protocol, tty",
+    "stream.frame": "conn, seq, direction, stream (stdin|stdout|stderr|raw), size, excerpt",
+    "stream.error": "conn, seq, message (an error reported inside a 200 stream)",
+    "h2.stream": "conn, bytes_in, bytes_out (HTTP/2, passed through opaque)",
+    "upstream.unreachable": "conn, upstream, error",
+    "proxy.error": "conn, error",
+    # kernel (tracer/probes: bcc or tracefs)
+    "proc.exec": "filename, argv",
+    "proc.fork": "child_pid, child_comm",
+    "proc.exit": "exit_code, signal",
+    "sys.clone": "flags, flag_names, ret (child pid)",
+    "sys.clone3": "flags, flag_names, ret",
+    "sys.unshare": "flags, flag_names",
+    "sys.setns": "fd, nstype, nstype_name",
+    "sys.mount": "source, target, fstype, flags",
+    "sys.pivot_root": "new_root, put_old",
+    "sys.connect": "path, family",
+    # processes (tracer/probes/procs, psutil)
+    "proc.seen": "role, cmdline, create_time, listens, nspid",
+}
+
+
+def monotonic_ns() -> int:
+    """CLOCK_MONOTONIC in ns: the clock bpf_ktime_get_ns() reads, so proxy and kernel events
+    interleave correctly."""
+    return time.clock_gettime_ns(time.CLOCK_MONOTONIC)
+
+
+class EventFormatError(ValueError):
+    """A mapping that is not a valid event; the message says which field is wrong."""
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One thing observed: who (pid, comm, layer), what (kind, detail), when (time_ns)."""
+
+    time_ns: int
+    source: Source
+    layer: Layer
+    kind: str
+    pid: int = 0
+    tid: int = 0
+    ppid: int = 0
+    comm: str = ""
+    detail: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "time_ns": self.time_ns,
+            "source": self.source,
+            "layer": self.layer,
+            "kind": self.kind,
+            "pid": self.pid,
+            "tid": self.tid,
+            "ppid": self.ppid,
+            "comm": self.comm,
+            "detail": dict(self.detail),
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), separators=(",", ":"), ensure_ascii=False)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Event:
+        """Validate and build; raises EventFormatError naming the bad field."""
+        if not isinstance(d, Mapping):
+            raise EventFormatError(f"expected a JSON object, got {type(d).__name__}")
+        for name, typ in (("time_ns", int), ("source", str), ("layer", str), ("kind", str)):
+            if name not in d:
+                raise EventFormatError(f"missing field {name!r}")
+            if not isinstance(d[name], typ) or isinstance(d[name], bool):
+                raise EventFormatError(f"field {name!r} must be {typ.__name__}")
+        if d["source"] not in SOURCES:
+            raise EventFormatError(f"unknown source {d['source']!r}")
+        if d["layer"] not in LAYERS:
+            raise EventFormatError(f"unknown layer {d['layer']!r}")
+        for name in ("pid", "tid", "ppid"):
+            if not isinstance(d.get(name, 0), int):
+                raise EventFormatError(f"field {name!r} must be int")
+        if not isinstance(d.get("comm", ""), str):
+            raise EventFormatError("field 'comm' must be str")
+        detail = d.get("detail", {})
+        if not isinstance(detail, Mapping):
+            raise EventFormatError("field 'detail' must be an object")
+        return cls(
+            time_ns=d["time_ns"],
+            source=d["source"],
+            layer=d["layer"],
+            kind=d["kind"],
+            pid=d.get("pid", 0),
+            tid=d.get("tid", 0),
+            ppid=d.get("ppid", 0),
+            comm=d.get("comm", ""),
+            detail=dict(detail),
+        )
+
+    @classmethod
+    def from_json(cls, line: str) -> Event:
+        try:
+            data = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise EventFormatError(f"not JSON: {e.msg} at column {e.colno}") from e
+        return cls.from_dict(data)
+
+
+EventSink = Callable[[Event], None]
+"""Where a source hands each event it observes; it must not block."""
