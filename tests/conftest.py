@@ -1,4 +1,4 @@
-"""Shared test gating: live tests fail (never skip quietly) under CI=true or DOCKERTRACE_REQUIRE_LIVE."""
+"""Test gating: live tests fail (never skip quietly) under CI=true or DOCKERTRACE_REQUIRE_LIVE."""
 
 from __future__ import annotations
 

@@ -151,7 +151,7 @@ def check_daemon(ep: Endpoint, timeout: float = 5.0) -> Check:
                     False,
                     f"the daemon answered HTTP {ping.status_code} to /_ping: "
                     f"{ping.text.strip()[:120]!r}",
-                    "the daemon is there but unwell: see its log (/var/log/dockertrace/dockerd.log)",
+                    "the daemon is there but unwell: see /var/log/dockertrace/dockerd.log",
                     data={"failure": "http-error", "status": ping.status_code},
                 )
             version = client.get("/version").json()
@@ -228,7 +228,7 @@ BCC_SMOKE = "TRACEPOINT_PROBE(sched, sched_process_exec) { return 0; }"
 
 def check_bcc(load: bool = True) -> Check:
     try:
-        import bcc  # type: ignore[import-not-found]
+        import bcc
     except ImportError as e:
         return Check(
             "bcc",

@@ -1,0 +1,54 @@
+"""The event vocabulary: one JSON line each way, and clear errors for bad input."""
+
+from __future__ import annotations
+
+import pytest
+
+from tracer.events import Event, EventFormatError, monotonic_ns
+
+
+def make_event(**kw: object) -> Event:
+    fields: dict[str, object] = {
+        "time_ns": 1_000,
+        "source": "bpf",
+        "layer": "runc",
+        "kind": "sys.unshare",
+        "pid": 42,
+        "comm": "runc:[1:CHILD]",
+        "detail": {"flags": 0x6C020000, "flag_names": ["CLONE_NEWNS"]},
+    }
+    fields.update(kw)
+    return Event.from_dict(fields)
+
+
+def test_round_trip_through_one_json_line() -> None:
+    ev = make_event()
+    line = ev.to_json()
+    assert "\n" not in line
+    assert Event.from_json(line) == ev
+
+
+@pytest.mark.parametrize(
+    ("patch", "message"),
+    [
+        ({"time_ns": "soon"}, "time_ns"),
+        ({"source": "guess"}, "unknown source"),
+        ({"layer": "cloud"}, "unknown layer"),
+        ({"detail": [1, 2]}, "detail"),
+        ({"pid": "1"}, "pid"),
+    ],
+)
+def test_bad_fields_are_named(patch: dict[str, object], message: str) -> None:
+    with pytest.raises(EventFormatError, match=message):
+        make_event(**patch)
+
+
+def test_not_json_is_a_format_error() -> None:
+    with pytest.raises(EventFormatError, match="not JSON"):
+        Event.from_json('{"time_ns": 1,')
+
+
+def test_monotonic_clock_moves_forward() -> None:
+    a = monotonic_ns()
+    b = monotonic_ns()
+    assert b >= a > 0
