@@ -1,0 +1,149 @@
+"""Recordings: a header line, then one event per line (JSON lines); a writer and a tolerant reader."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from tracer.events import Event, EventFormatError
+
+FORMAT = "dockertrace-recording"
+VERSION = 1
+READS = (1,)
+
+
+class RecordingError(ValueError):
+    """A recording that cannot be read at all (not a recording, or a version we do not read)."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A line that was skipped, and why."""
+
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.message}"
+
+
+@dataclass
+class Recording:
+    header: dict[str, Any]
+    events: list[Event]
+    problems: list[Problem] = field(default_factory=list)
+    path: str = ""
+
+
+def make_header(
+    backend: str, versions: dict[str, str] | None = None, **extra: Any
+) -> dict[str, Any]:
+    """The first line: format, version, host kernel, engine versions, probe backend."""
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "kernel": platform.release(),
+        "versions": dict(versions or {}),
+        "backend": backend,
+        **extra,
+    }
+
+
+class Recorder:
+    """Writes events as they come (thread-safe); usable as an EventSink."""
+
+    def __init__(self, path: str | os.PathLike[str], header: dict[str, Any]) -> None:
+        self.path = Path(path)
+        self._lock = threading.Lock()
+        self._file: IO[str] = open(self.path, "w", encoding="utf-8")  # noqa: SIM115
+        self._file.write(json.dumps(header, separators=(",", ":")) + "\n")
+        self.count = 0
+
+    def __call__(self, event: Event) -> None:
+        line = event.to_json() + "\n"
+        with self._lock:
+            if not self._file.closed:
+                self._file.write(line)
+                self.count += 1
+
+    def close(self) -> None:
+        with self._lock:
+            if not self._file.closed:
+                self._file.close()
+
+    def __enter__(self) -> Recorder:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def write_recording(
+    path: str | os.PathLike[str], header: dict[str, Any], events: Iterable[Event]
+) -> None:
+    with Recorder(path, header) as rec:
+        for ev in events:
+            rec(ev)
+
+
+# Migrations from older versions: version -> function turning that header+event dicts into the
+# next version's. Version 1 is the first; the table is where a version 2 will add its step.
+MIGRATIONS: dict[int, Callable[[dict[str, Any], list[dict[str, Any]]], None]] = {}
+
+
+def read_recording(path: str | os.PathLike[str]) -> Recording:
+    """Read what can be read. A bad event line becomes a Problem naming the line; a missing or
+    foreign header or an unknown version raises RecordingError."""
+    p = Path(path)
+    try:
+        raw = p.read_bytes()
+    except OSError as e:
+        raise RecordingError(f"{p}: cannot read: {e.strerror or e}") from e
+    text = raw.decode("utf-8", errors="replace")
+    lines = text.splitlines()
+    if not lines or not lines[0].strip():
+        raise RecordingError(f"{p}: empty file, not a dockertrace recording")
+    try:
+        header = json.loads(lines[0])
+    except json.JSONDecodeError as e:
+        raise RecordingError(f"{p}:1: the header line is not JSON ({e.msg})") from e
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
+        raise RecordingError(f"{p}:1: not a dockertrace recording (no '{FORMAT}' header)")
+    version = header.get("version")
+    if version not in READS and version not in MIGRATIONS:
+        raise RecordingError(
+            f"{p}:1: recording format version {version!r}; this dockertrace reads versions "
+            f"{', '.join(map(str, READS))}"
+        )
+    events: list[Event] = []
+    problems: list[Problem] = []
+    dicts: list[tuple[int, dict[str, Any]]] = []
+    for n, line in enumerate(lines[1:], start=2):
+        if not line.strip():
+            continue
+        try:
+            d = json.loads(line)
+        except json.JSONDecodeError as e:
+            problems.append(Problem(n, f"not JSON ({e.msg} at column {e.colno}); skipped"))
+            continue
+        if not isinstance(d, dict):
+            problems.append(Problem(n, "not a JSON object; skipped"))
+            continue
+        dicts.append((n, d))
+    while header["version"] in MIGRATIONS:
+        MIGRATIONS[header["version"]](header, [d for _, d in dicts])
+    for n, d in dicts:
+        try:
+            events.append(Event.from_dict(d))
+        except EventFormatError as e:
+            problems.append(Problem(n, f"{e}; skipped"))
+    if not text.endswith("\n"):
+        problems.append(Problem(len(lines), "the file ends mid-line (truncated recording?)"))
+    events.sort(key=lambda ev: ev.time_ns)
+    return Recording(header=header, events=events, problems=problems, path=str(p))
