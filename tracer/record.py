@@ -1,4 +1,4 @@
-"""Recordings: a header line, then one event per line (JSON lines); a writer and a tolerant reader."""
+"""Recordings: a header line, then one event per line; a writer and a tolerant reader."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""What the chain folds events into: the seven steps, the hops, the container, the reality checks."""
+"""What the chain folds events into: steps, hops, the container and the reality checks."""
 
 from __future__ import annotations
 
