@@ -1,0 +1,94 @@
+"""One readable line for any event: what the timeline, the narration and the hops print."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from tracer.events import Event
+
+NS_SHORT = {
+    "CLONE_NEWNS": "NEWNS",
+    "CLONE_NEWUTS": "NEWUTS",
+    "CLONE_NEWIPC": "NEWIPC",
+    "CLONE_NEWPID": "NEWPID",
+    "CLONE_NEWNET": "NEWNET",
+    "CLONE_NEWUSER": "NEWUSER",
+    "CLONE_NEWCGROUP": "NEWCGROUP",
+    "CLONE_NEWTIME": "NEWTIME",
+}
+
+
+def short_flags(names: Any) -> str:
+    """["CLONE_NEWNS", "CLONE_NEWPID"] -> "NEWNS|NEWPID" (other flags keep their full name)."""
+    if not isinstance(names, list | tuple):
+        return str(names)
+    return "|".join(NS_SHORT.get(str(n), str(n)) for n in names)
+
+
+def excerpt(text: Any, limit: int = 40) -> str:
+    s = str(text)
+    shown = json.dumps(s[:limit], ensure_ascii=False)
+    return shown[:-1] + '…"' if len(s) > limit else shown
+
+
+def request_line(ev: Event) -> str:
+    d = ev.detail
+    return f"{d.get('method', '?')} {d.get('target') or d.get('path', '?')}"
+
+
+def describe(ev: Event) -> str:
+    d = ev.detail
+    k = ev.kind
+    if k == "http.request":
+        return request_line(ev)
+    if k == "http.response":
+        body = d.get("body_json")
+        tail = ""
+        if isinstance(body, dict):
+            if "message" in body:
+                tail = f" {excerpt(body['message'], 60)}"
+            elif "StatusCode" in body:
+                tail = f" StatusCode {body['StatusCode']}"
+            elif "Id" in body:
+                tail = f" Id {str(body['Id'])[:12]}"
+        return (
+            f"{d.get('status', '?')} {d.get('reason', '')} ← {d.get('method', '')} "
+            f"{d.get('endpoint', '')}{tail}".replace("  ", " ")
+        )
+    if k == "stream.frame":
+        return f"{d.get('stream', 'raw')} {excerpt(d.get('excerpt', ''))} ({d.get('size', 0)} B)"
+    if k == "conn.accept":
+        return f"connection {d.get('conn')} from pid {d.get('peer_pid')} ({d.get('peer_comm', '')})"
+    if k == "conn.close":
+        return f"connection {d.get('conn')} closed"
+    if k == "conn.halfclose":
+        return f"half-close {d.get('direction', '')} on connection {d.get('conn')}"
+    if k == "http.upgrade":
+        return f"upgraded to a raw stream ({d.get('protocol', 'tcp')})"
+    if k == "stream.error":
+        return f"error inside the stream: {excerpt(d.get('message', ''), 60)}"
+    if k == "upstream.unreachable":
+        return f"daemon unreachable: {d.get('error', '')}"
+    if k == "proc.exec":
+        argv = d.get("argv") or [d.get("filename", "?")]
+        return "exec " + " ".join(str(a) for a in argv)[:100]
+    if k == "proc.fork":
+        return f"fork → pid {d.get('child_pid')}"
+    if k == "proc.exit":
+        return f"exit {d.get('exit_code', '?')}"
+    if k in ("sys.clone", "sys.clone3"):
+        return f"{k[4:]}({short_flags(d.get('flag_names', []))}) → pid {d.get('ret')}"
+    if k == "sys.unshare":
+        return f"unshare({short_flags(d.get('flag_names', []))})"
+    if k == "sys.setns":
+        return f"setns({d.get('nstype_name') or d.get('nstype')})"
+    if k == "sys.mount":
+        return f"mount {d.get('fstype', '?')} on {d.get('target', '?')}"
+    if k == "sys.pivot_root":
+        return f"pivot_root({d.get('new_root', '?')}, {d.get('put_old', '?')})"
+    if k == "sys.connect":
+        return f"connect({d.get('path', '?')})"
+    if k == "proc.seen":
+        return f"{d.get('role', 'process')} running: {' '.join(d.get('cmdline') or [])[:80]}"
+    return k
