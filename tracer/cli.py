@@ -9,7 +9,10 @@ from collections.abc import Sequence
 
 # Each module has `register(subparsers)`, which adds its parser and sets `func` to a callable
 # taking the parsed arguments and returning the exit status.
-COMMAND_MODULES: tuple[str, ...] = ("tracer.doctor",)
+COMMAND_MODULES: tuple[str, ...] = (
+    "tracer.doctor",
+    "tracer.trace_command",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,183 @@
+"""A live session: the proxy and the best probe backend running, docker commands through them."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import httpx
+
+from tracer.endpoint import current_endpoint
+from tracer.events import Event, EventSink
+from tracer.record import make_header
+
+SESSION_DIR = "/run/dockertrace"
+SETTLE_S = 0.15  # after a command ends, how long late kernel events (exits) may take to arrive
+
+
+def demo_image() -> str:
+    """alpine where it is here (the article's image), else the offline busybox image."""
+    for image in ("alpine:latest", "dockertrace/busybox:latest"):
+        r = subprocess.run(["docker", "image", "inspect", image], capture_output=True, env=_env())
+        if r.returncode == 0:
+            return image.removesuffix(":latest")
+    return "alpine"
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(extra)
+    return env
+
+
+def engine_versions(upstream: str) -> dict[str, str]:
+    """The versions a recording's header names: engine, API, containerd, runc, kernel."""
+    versions: dict[str, str] = {}
+    if upstream.startswith("unix://"):
+        try:
+            transport = httpx.HTTPTransport(uds=upstream.removeprefix("unix://"))
+            with httpx.Client(transport=transport, base_url="http://docker", timeout=3) as c:
+                v = c.get("/version").json()
+            versions["docker"] = str(v.get("Version", ""))
+            versions["api"] = str(v.get("ApiVersion", ""))
+            for comp in v.get("Components") or []:
+                name = str(comp.get("Name", "")).lower()
+                if name in ("containerd", "runc"):
+                    versions[name] = str(comp.get("Version", ""))
+        except (httpx.HTTPError, ValueError):
+            pass
+    return versions
+
+
+class LiveSession:
+    """Proxy + probes; every docker command run through it is traced. Use as a context manager."""
+
+    def __init__(
+        self,
+        backend: str | None = None,
+        sink: EventSink | None = None,
+        listen: str | None = None,
+        upstream: str | None = None,
+    ) -> None:
+        self.backend_forced = backend
+        self.sink = sink
+        self.listen = listen or f"unix://{SESSION_DIR}/session-{os.getpid()}.sock"
+        self.upstream = upstream or _real_upstream()
+        self.events: list[Event] = []
+        self._lock = threading.Lock()
+        self.source: Any = None
+        self.proxy: Any = None
+        self.choices: list[Any] = []
+        self.versions: dict[str, str] = {}
+        self.ready_seconds = 0.0
+
+    @property
+    def backend(self) -> str:
+        return str(getattr(self.source, "name", "none"))
+
+    def _collect(self, ev: Event) -> None:
+        with self._lock:
+            self.events.append(ev)
+        if self.sink is not None:
+            self.sink(ev)
+
+    def start(self) -> LiveSession:
+        from tracer.probes.base import choose_backend
+        from tracer.proxy.server import Proxy
+
+        t0 = time.perf_counter()
+        self.versions = engine_versions(self.upstream)
+        self.source, self.choices = choose_backend(self.backend_forced)
+        try:
+            self.source.start(self._collect, seed_pids=[os.getpid()])
+            self.proxy = Proxy(listen=self.listen, upstream=self.upstream, sink=self._collect)
+            self.proxy.start()
+        except BaseException:
+            self.close()
+            raise
+        self.ready_seconds = time.perf_counter() - t0
+        return self
+
+    @property
+    def docker_host(self) -> str:
+        return str(self.proxy.address) if self.proxy is not None else self.listen
+
+    @property
+    def header(self) -> dict[str, Any]:
+        return make_header(
+            self.backend,
+            self.versions,
+            mode="live",
+            choices=[
+                {"name": c.name, "usable": c.usable, "reason": c.reason} for c in self.choices
+            ],
+        )
+
+    def snapshot(self) -> list[Event]:
+        with self._lock:
+            return sorted(self.events, key=lambda e: e.time_ns)
+
+    def run_docker(
+        self,
+        args: Sequence[str],
+        *,
+        capture: bool = True,
+        input: bytes | None = None,
+        timeout: float | None = 600,
+    ) -> subprocess.CompletedProcess[bytes]:
+        """Run the real docker CLI with DOCKER_HOST at the proxy."""
+        docker = shutil.which("docker")
+        if docker is None:
+            raise FileNotFoundError("no docker CLI on PATH (use --client httpx)")
+        return self.run_argv([docker, *args], capture=capture, input=input, timeout=timeout)
+
+    def run_shell(self, command: str, **kw: Any) -> subprocess.CompletedProcess[bytes]:
+        """Run a shell command (curl, a script...) with DOCKER_HOST at the proxy."""
+        return self.run_argv(["/bin/sh", "-c", command], **kw)
+
+    def run_argv(
+        self,
+        argv: Sequence[str],
+        *,
+        capture: bool = True,
+        input: bytes | None = None,
+        timeout: float | None = 600,
+    ) -> subprocess.CompletedProcess[bytes]:
+        env = _env(DOCKER_HOST=self.docker_host)
+        env.pop("DOCKER_CONTEXT", None)
+        kw: dict[str, Any] = {"env": env, "timeout": timeout}
+        if capture:
+            kw["capture_output"] = True
+        if input is not None:
+            kw["input"] = input
+        elif capture:
+            kw["stdin"] = subprocess.DEVNULL
+        result = subprocess.run(list(argv), **kw)
+        time.sleep(SETTLE_S)
+        return result
+
+    def close(self) -> None:
+        if self.proxy is not None:
+            self.proxy.close()
+            self.proxy = None
+        if self.source is not None:
+            self.source.close()
+
+    def __enter__(self) -> LiveSession:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _real_upstream() -> str:
+    """The daemon the CLI would use, unless that is one of our own proxies (no loops)."""
+    ep = current_endpoint()
+    if ep.url.startswith(f"unix://{SESSION_DIR}/"):
+        return "unix:///var/run/docker.sock"
+    return ep.url
