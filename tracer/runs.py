@@ -1,0 +1,162 @@
+"""Which events belong to which run: the client's connections and the container's lineage."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from tracer.events import Event
+
+NAMESPACE_FLAGS = ("CLONE_NEWNS", "CLONE_NEWUTS", "CLONE_NEWIPC", "CLONE_NEWPID", "CLONE_NEWNET")
+KERNEL_SOURCES = ("bpf", "tracefs")
+RUNC_HELPERS = ("runc", "runc:[0:PARENT]", "runc:[1:CHILD]", "runc:[2:INIT]")
+
+
+def is_kernel(ev: Event) -> bool:
+    return ev.source in KERNEL_SOURCES or (ev.source == "replay" and ev.kind.startswith("sys."))
+
+
+@dataclass
+class Run:
+    """The events of one run, gathered before the steps are derived."""
+
+    client_pid: int | None
+    api: list[Event] = field(default_factory=list)
+    kernel: list[Event] = field(default_factory=list)
+    container_id: str = ""
+    lineage: set[int] = field(default_factory=set)
+
+
+def _conn_peers(events: Sequence[Event]) -> dict[int, int]:
+    return {
+        int(ev.detail["conn"]): int(ev.detail.get("peer_pid") or ev.pid)
+        for ev in events
+        if ev.kind == "conn.accept" and "conn" in ev.detail
+    }
+
+
+def _client_of(ev: Event, peers: dict[int, int]) -> int | None:
+    conn = ev.detail.get("conn")
+    if isinstance(conn, int) and conn in peers:
+        return peers[conn]
+    return ev.pid or None
+
+
+def _created_id(api: Sequence[Event]) -> str:
+    for ev in api:
+        if ev.kind == "http.response" and ev.detail.get("endpoint") == "/containers/create":
+            body = ev.detail.get("body_json")
+            if ev.detail.get("status") == 201 and isinstance(body, dict) and body.get("Id"):
+                return str(body["Id"])
+    return ""
+
+
+def _positive(value: object) -> bool:
+    return isinstance(value, int) and value > 0
+
+
+def _lineage(kernel: Sequence[Event], roots: set[int]) -> set[int]:
+    """Roots and every process forked or cloned below them."""
+    children: dict[int, set[int]] = defaultdict(set)
+    for ev in kernel:
+        if ev.kind == "proc.fork" and ev.detail.get("child_pid"):
+            children[ev.pid].add(int(ev.detail["child_pid"]))
+        elif ev.kind in ("sys.clone", "sys.clone3") and _positive(ev.detail.get("ret")):
+            children[ev.pid].add(int(ev.detail["ret"]))
+    seen = set(roots)
+    todo = list(roots)
+    while todo:
+        for child in children.get(todo.pop(), ()):
+            if child not in seen:
+                seen.add(child)
+                todo.append(child)
+    return seen
+
+
+def _container_roots(kernel: Sequence[Event], cid: str) -> set[int]:
+    """Processes that name the container in their argv: its shims and runc invocations."""
+    return {
+        ev.pid
+        for ev in kernel
+        if ev.kind == "proc.exec" and cid and any(cid in str(a) for a in ev.detail.get("argv", []))
+    }
+
+
+def gather(events: Sequence[Event]) -> list[Run]:
+    ordered = sorted(events, key=lambda e: e.time_ns)
+    peers = _conn_peers(ordered)
+    api_by_client: dict[int | None, list[Event]] = defaultdict(list)
+    kernel: list[Event] = []
+    for ev in ordered:
+        if ev.source == "proxy":
+            api_by_client[_client_of(ev, peers)].append(ev)
+        elif is_kernel(ev) or ev.source == "proc":
+            kernel.append(ev)
+    runs: list[Run] = []
+    for client, api in api_by_client.items():
+        run = Run(client_pid=client, api=api)
+        run.container_id = _created_id(api)
+        roots = _container_roots(kernel, run.container_id)
+        if client:
+            roots.add(client)
+        run.lineage = _lineage(kernel, roots)
+        runs.append(run)
+    if not runs:  # kernel events only (no proxy): one run of everything seen
+        runs.append(Run(client_pid=None))
+        runs[0].lineage = {ev.pid for ev in kernel}
+    # Work that the daemons do for a run (dockerd's overlay mount, containerd's fork of the shim)
+    # belongs to the run whose API window holds it.
+    windows = [
+        (r, r.api[0].time_ns if r.api else 0, r.api[-1].time_ns if r.api else 1 << 62) for r in runs
+    ]
+    for ev in kernel:
+        owners = [r for r in runs if ev.pid in r.lineage]
+        if not owners and ev.layer in ("dockerd", "containerd"):
+            child = ev.detail.get("child_pid")
+            owners = [r for r in runs if isinstance(child, int) and child in r.lineage]
+            if not owners:
+                owners = [r for r, lo, hi in windows if lo <= ev.time_ns <= hi][:1]
+        for r in owners:
+            r.kernel.append(ev)
+    return runs
+
+
+def of_kind(evs: Iterable[Event], *kinds: str) -> list[Event]:
+    return [e for e in evs if e.kind in kinds]
+
+
+def endpoint_of(ev: Event) -> str:
+    return str(ev.detail.get("endpoint") or ev.detail.get("path") or "")
+
+
+def is_ns_flags(ev: Event) -> bool:
+    names = ev.detail.get("flag_names") or []
+    return any(n in NAMESPACE_FLAGS for n in names)
+
+
+def is_runc(ev: Event) -> bool:
+    argv = [str(a) for a in ev.detail.get("argv", [])]
+    return (
+        ev.layer == "runc" or ev.comm in RUNC_HELPERS or (bool(argv) and argv[0].endswith("runc"))
+    )
+
+
+def command_exec(kernel: Sequence[Event]) -> Event | None:
+    """The container's own process: an exec in the lineage that is not the engine's tooling."""
+    for ev in kernel:
+        if ev.kind != "proc.exec" or ev.layer in ("cli", "dockerd", "containerd", "shim"):
+            continue
+        argv = [str(a) for a in ev.detail.get("argv", [])]
+        filename = str(ev.detail.get("filename", ""))
+        if ev.layer == "container":
+            return ev
+        tooling = (
+            "runc" in filename
+            or filename.startswith("/proc/self/")
+            or (argv and ("runc" in argv[0] or "containerd-shim" in argv[0]))
+            or ev.comm.startswith("runc")
+        )
+        if not tooling and ev.layer != "runc":
+            return ev
+    return None
