@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import sys
 from collections.abc import Sequence
 
@@ -29,19 +30,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def default_job(args: argparse.Namespace) -> int:
-    """No subcommand: the main job. Until the app exists, say plainly what can run here."""
-    from tracer import doctor
+    """No subcommand: the main job. The app where there is a terminal; otherwise narrated text of
+    a live run when this machine can trace, or of the bundled recording when it cannot."""
+    from tracer import doctor, trace_command
 
-    report = doctor.diagnose()
-    print(doctor.render(report))
-    print()
+    if sys.stdout.isatty() and importlib.util.find_spec("tracer.tui.command") is not None:
+        tui = importlib.import_module("tracer.tui.command")
+        return int(tui.main_job())
+    report = doctor.diagnose(load_bcc=False)
     if report.live_possible:
-        print("Live tracing is possible here. The interactive app is not built yet;")
-        print("`dockertrace doctor` shows each layer this machine offers.")
-    else:
-        print("Live tracing needs root, a running Docker daemon and a kernel probe backend;")
-        print("the lines marked ✗ above say what is missing and how to fix it.")
-    return 0
+        return trace_command.main([])
+    print("Live tracing is not possible here; the ✗ lines say why and how to fix it:")
+    print(doctor.render(report))
+    print(f"\nReplaying the bundled recording instead ({trace_command.BUNDLED}):\n")
+    return trace_command.main(["replay", trace_command.bundled_path()])
 
 
 def main(argv: Sequence[str] | None = None) -> int:

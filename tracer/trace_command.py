@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import sys
+from pathlib import Path
 
 from tracer.chain import fold, runs
 from tracer.narrate import narrate, to_json
@@ -14,6 +15,19 @@ from tracer.record import RecordingError, read_recording, write_recording
 from tracer.session import LiveSession, demo_image
 
 BUNDLED = "assets/run-echo-hi.jsonl"
+
+
+def bundled_path(name: str = "run-echo-hi.jsonl") -> str:
+    """A bundled recording: beside the package in a checkout."""
+    return str(Path(__file__).resolve().parents[1] / "assets" / name)
+
+
+def main(argv: list[str]) -> int:
+    """Run one of these commands from code (the main job): `main([])` is a live `run`."""
+    from tracer.cli import build_parser
+
+    args = build_parser().parse_args(argv or ["run"])
+    return int(args.func(args))
 
 
 def _need_root() -> str | None:
