@@ -1,0 +1,97 @@
+"""The bcc backend on a real `docker run`, with an exec storm of unrelated processes beside it."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import need
+from tests.live.probes_scenario import Observed, storm_leaks, traced_docker_run
+from tracer.events import Event
+from tracer.probes.base import host_facts, judge
+
+FIVE = {"CLONE_NEWNS", "CLONE_NEWUTS", "CLONE_NEWIPC", "CLONE_NEWPID", "CLONE_NEWNET"}
+
+
+@pytest.fixture(scope="module")
+def run(demo_image: str) -> Observed:
+    bcc = next(c for c in judge(host_facts()) if c.name == "bcc")
+    need(bcc.usable, f"bcc backend: {bcc.reason}")
+    return traced_docker_run("bcc", demo_image)
+
+
+def test_the_container_ran(run: Observed) -> None:
+    assert run.returncode == 0 and run.stdout == "hi\n"
+    assert all(e.source == "bpf" for e in run.events)
+
+
+def test_cli_exec_and_its_connect_to_the_socket(run: Observed) -> None:
+    cli = run.of("proc.exec", lambda e: e.detail["filename"].endswith("/docker"))
+    assert cli and cli[0].layer == "cli"
+    assert cli[0].detail["argv"][:2] == ["docker", "run"]
+    assert run.of(
+        "sys.connect", lambda e: e.pid == cli[0].pid and "docker.sock" in e.detail["path"]
+    )
+
+
+def test_shim_and_runc_create_are_execd(run: Observed) -> None:
+    shims = run.of("proc.exec", lambda e: e.detail["filename"].endswith("containerd-shim-runc-v2"))
+    assert shims and all(e.layer == "shim" for e in shims)
+    create = run.of("proc.exec", lambda e: "create" in e.detail["argv"] and e.layer == "runc")
+    assert create, [e.detail for e in run.of("proc.exec")]
+    assert create[0].detail["argv"][0] == "runc"
+
+
+def test_runc_child_unshares_five_namespaces(run: Observed) -> None:
+    unshares = run.of("sys.unshare", lambda e: set(e.detail["flag_names"]) >= FIVE)
+    assert unshares, [e.detail for e in run.of("sys.unshare")]
+    assert unshares[0].comm == "runc:[1:CHILD]" and unshares[0].layer == "runc"
+    assert unshares[0].detail["ret"] == 0
+
+
+def test_clone_parent_makes_the_init_stage(run: Observed) -> None:
+    def parent_clone(e: Event) -> bool:
+        return "CLONE_PARENT" in e.detail["flag_names"] and e.detail["ret"] > 0
+
+    clones = run.of("sys.clone", parent_clone) + run.of("sys.clone3", parent_clone)
+    by_child = {e.comm for e in clones}
+    assert "runc:[1:CHILD]" in by_child, [(e.comm, e.detail) for e in clones]
+    init_pid = next(e.detail["ret"] for e in clones if e.comm == "runc:[1:CHILD]")
+    # CLONE_PARENT: the new stage is a sibling of its maker, so its parent is runc itself
+    echo = run.of("proc.exec", lambda e: e.pid == init_pid)
+    assert echo and echo[0].ppid != clones[0].pid
+
+
+def test_dockerd_mounts_the_overlay(run: Observed) -> None:
+    overlay = run.of("sys.mount", lambda e: e.detail["fstype"] == "overlay")
+    assert overlay, [e.detail for e in run.of("sys.mount")][:5]
+    assert overlay[-1].detail["target"].endswith("/merged")
+    assert overlay[-1].comm == "dockerd" and overlay[-1].layer == "dockerd"
+
+
+def test_init_stage_mounts_proc_and_pivots(run: Observed) -> None:
+    proc = run.of("sys.mount", lambda e: e.detail["fstype"] == "proc")
+    assert proc and proc[0].comm == "runc:[2:INIT]"
+    pivots = run.of("sys.pivot_root", lambda e: e.comm == "runc:[2:INIT]")
+    assert pivots and pivots[0].detail["ret"] == 0
+    assert proc[0].time_ns < pivots[0].time_ns
+
+
+def test_echo_is_execd_in_the_container_and_exits(run: Observed) -> None:
+    echo = run.of("proc.exec", lambda e: e.detail["filename"].endswith("/echo"))
+    assert echo, [e.detail["filename"] for e in run.of("proc.exec")]
+    assert echo[0].layer == "container" and echo[0].detail["argv"] == ["echo", "hi"]
+    assert echo[0].detail["old_comm"] == "runc:[2:INIT]"
+    exits = run.of("proc.exit", lambda e: e.pid == echo[0].pid)
+    assert exits and exits[0].detail["exit_code"] == 0 and exits[0].detail["signal"] is None
+    assert exits[0].layer == "container"
+
+
+def test_no_storm_exec_reaches_user_space(run: Observed) -> None:
+    assert run.storm_execs > 0
+    assert storm_leaks(run) == [], storm_leaks(run)[:3]
+
+
+def test_events_serialise_and_nothing_is_left(run: Observed) -> None:
+    for e in run.events:
+        assert Event.from_json(e.to_json()) == Event.from_json(e.to_json())
+    assert run.leftovers_after_close == []

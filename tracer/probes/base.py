@@ -1,0 +1,271 @@
+"""The interface every probe source has, and the choice of the best backend this host offers."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import os
+import threading
+import time
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Iterable, Sequence
+from dataclasses import dataclass
+
+from tracer.events import Event, EventSink
+
+BACKENDS: tuple[str, ...] = ("bcc", "tracefs", "proc")
+TRACEFS_ROOTS = ("/sys/kernel/tracing", "/sys/kernel/debug/tracing")
+# The syscall tracepoints both kernel backends need; a kernel without them cannot show step 5.
+NEEDED_TRACEPOINTS = (
+    "sched/sched_process_exec",
+    "sched/sched_process_fork",
+    "sched/sched_process_exit",
+    "syscalls/sys_enter_unshare",
+    "syscalls/sys_enter_clone3",
+    "syscalls/sys_enter_mount",
+    "syscalls/sys_enter_pivot_root",
+)
+BUFFERED_MAX = 100_000  # events kept for an `events()` iterator that has not started yet
+
+
+class BackendUnavailable(RuntimeError):
+    """A forced backend cannot run here; the message says why."""
+
+
+@dataclass(frozen=True)
+class BackendChoice:
+    """One backend, whether it can run here, and why (or why not)."""
+
+    name: str
+    usable: bool
+    reason: str
+
+
+class EventSource(ABC):
+    """A source of kernel/process events: start, track, an async iterator, close."""
+
+    name: str = ""
+
+    def __init__(self) -> None:
+        self.ready_seconds: float = 0.0
+        self._sink: EventSink | None = None
+        self._lock = threading.Lock()
+        self._buffer: collections.deque[Event] = collections.deque(maxlen=BUFFERED_MAX)
+        self._subscribers: list[tuple[asyncio.AbstractEventLoop, asyncio.Queue[Event | None]]] = []
+        self._closed = False
+
+    def start(self, sink: EventSink | None = None, seed_pids: Sequence[int] = ()) -> None:
+        """Attach and begin delivering events; returns once the probes are live."""
+        t0 = time.perf_counter()
+        self._sink = sink
+        self._start(list(seed_pids))
+        self.ready_seconds = time.perf_counter() - t0
+
+    @abstractmethod
+    def _start(self, seed_pids: list[int]) -> None: ...
+
+    @abstractmethod
+    def track(self, pid: int) -> None:
+        """Add a process (and, from now on, its descendants) to the traced set."""
+
+    @abstractmethod
+    def _close(self) -> None: ...
+
+    def close(self) -> None:
+        """Detach everything; safe to call more than once."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        try:
+            self._close()
+        finally:
+            for loop, queue in self._subscribers:
+                with contextlib.suppress(RuntimeError):  # that loop is closed already
+                    loop.call_soon_threadsafe(queue.put_nowait, None)
+
+    def emit(self, event: Event) -> None:
+        """Hand one event to the sink and the iterators (called from the poll worker)."""
+        if self._sink is not None:
+            self._sink(event)
+        with self._lock:
+            if not self._subscribers:
+                self._buffer.append(event)
+                return
+            subscribers = list(self._subscribers)
+        for loop, queue in subscribers:
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(queue.put_nowait, event)
+
+    async def events(self) -> AsyncIterator[Event]:
+        """Every event from now on (and those emitted before the first iterator), until close."""
+        queue: asyncio.Queue[Event | None] = asyncio.Queue()
+        with self._lock:
+            for ev in self._buffer:
+                queue.put_nowait(ev)
+            self._buffer.clear()
+            if self._closed:
+                queue.put_nowait(None)
+            self._subscribers.append((asyncio.get_running_loop(), queue))
+        while True:
+            item = await queue.get()
+            if item is None:
+                return
+            yield item
+
+    def __enter__(self) -> EventSource:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+@dataclass(frozen=True)
+class HostFacts:
+    """What decides which backend can run; gathered by `host_facts()`, built by hand in tests."""
+
+    euid: int
+    bpf_caps: bool
+    bcc_error: str | None  # None: `import bcc` works
+    headers: str | None  # kernel headers bcc compiles against, None if none
+    tracefs_root: str | None
+    instances_writable: bool
+    missing_tracepoints: tuple[str, ...]
+
+
+def _bpf_caps() -> bool:
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("CapEff:"):
+                    caps = int(line.split()[1], 16)
+                    return bool(caps & (1 << 39) and caps & (1 << 38))  # CAP_BPF, CAP_PERFMON
+    except OSError:
+        pass
+    return False
+
+
+def kernel_headers() -> str | None:
+    release = os.uname().release
+    for path in (f"/lib/modules/{release}/build", f"/lib/modules/{release}/source"):
+        if os.path.exists(os.path.join(path, "include")):
+            return path
+    if os.path.exists("/sys/kernel/kheaders.tar.xz"):
+        return "/sys/kernel/kheaders.tar.xz"
+    return None
+
+
+def tracefs_root() -> str | None:
+    for root in TRACEFS_ROOTS:
+        if os.path.exists(os.path.join(root, "trace_pipe")):
+            return root
+    return None
+
+
+def host_facts() -> HostFacts:
+    try:
+        import bcc  # noqa: F401
+
+        bcc_error = None
+    except ImportError as e:
+        bcc_error = str(e)
+    root = tracefs_root()
+    missing: tuple[str, ...] = ()
+    if root:
+        missing = tuple(
+            tp for tp in NEEDED_TRACEPOINTS if not os.path.isdir(os.path.join(root, "events", tp))
+        )
+    return HostFacts(
+        euid=os.geteuid(),
+        bpf_caps=_bpf_caps(),
+        bcc_error=bcc_error,
+        headers=kernel_headers(),
+        tracefs_root=root,
+        instances_writable=bool(root) and os.access(os.path.join(root or "", "instances"), os.W_OK),
+        missing_tracepoints=missing,
+    )
+
+
+def judge(facts: HostFacts) -> list[BackendChoice]:
+    """Every backend, best first, with why it can or cannot run on a host like `facts`."""
+    privileged = facts.euid == 0 or facts.bpf_caps
+    if not privileged:
+        bcc = BackendChoice("bcc", False, f"no root (uid {facts.euid}, no CAP_BPF/CAP_PERFMON)")
+    elif facts.bcc_error is not None:
+        bcc = BackendChoice(
+            "bcc", False, f"no bcc: {facts.bcc_error} (apt-get install python3-bpfcc)"
+        )
+    elif facts.headers is None:
+        bcc = BackendChoice(
+            "bcc",
+            False,
+            f"no kernel headers for {os.uname().release} under /lib/modules (bcc compiles "
+            "against them; `bash tracer/setup.sh env` links the distribution's)",
+        )
+    elif facts.tracefs_root is None:
+        bcc = BackendChoice("bcc", False, "no tracefs: the tracepoints cannot be found")
+    elif facts.missing_tracepoints:
+        bcc = BackendChoice(
+            "bcc", False, f"missing tracepoints: {', '.join(facts.missing_tracepoints)}"
+        )
+    else:
+        bcc = BackendChoice("bcc", True, f"eBPF via bcc, headers at {facts.headers}")
+
+    if facts.tracefs_root is None:
+        tracefs = BackendChoice(
+            "tracefs", False, "no tracefs mounted (mount -t tracefs nodev /sys/kernel/tracing)"
+        )
+    elif facts.euid != 0 or not facts.instances_writable:
+        tracefs = BackendChoice(
+            "tracefs", False, f"no root: {facts.tracefs_root}/instances is not writable"
+        )
+    elif facts.missing_tracepoints:
+        tracefs = BackendChoice(
+            "tracefs", False, f"missing tracepoints: {', '.join(facts.missing_tracepoints)}"
+        )
+    else:
+        tracefs = BackendChoice("tracefs", True, f"an instance under {facts.tracefs_root}")
+    proc = BackendChoice("proc", True, "psutil only: processes, no kernel events")
+    return [bcc, tracefs, proc]
+
+
+def make_source(name: str) -> EventSource:
+    if name == "bcc":
+        from tracer.probes.bcc_probe import BccSource
+
+        return BccSource()
+    if name == "tracefs":
+        from tracer.probes.tracefs_probe import TracefsSource
+
+        return TracefsSource()
+    if name == "proc":
+        from tracer.probes.procs import ProcSource
+
+        return ProcSource()
+    raise ValueError(f"unknown backend {name!r}; choose one of {', '.join(BACKENDS)}")
+
+
+def choose_backend(
+    forced: str | None = None, facts: HostFacts | None = None
+) -> tuple[EventSource, list[BackendChoice]]:
+    """The best backend that can run here (or the forced one), and the verdict on each."""
+    choices = judge(facts or host_facts())
+    if forced is not None:
+        if forced not in BACKENDS:
+            raise ValueError(f"unknown backend {forced!r}; choose one of {', '.join(BACKENDS)}")
+        choice = next(c for c in choices if c.name == forced)
+        if not choice.usable:
+            raise BackendUnavailable(f"backend {forced!r} cannot run here: {choice.reason}")
+        return make_source(forced), choices
+    best = next(c for c in choices if c.usable)
+    return make_source(best.name), choices
+
+
+def describe(choices: Iterable[BackendChoice], chosen: str) -> str:
+    """One line per backend: which one runs, and why the better ones do not."""
+    lines = []
+    for c in choices:
+        mark = "→" if c.name == chosen else ("✓" if c.usable else "✗")
+        lines.append(f"{mark} {c.name:<8} {c.reason}")
+    return "\n".join(lines)

@@ -1,0 +1,268 @@
+"""The bcc backend: loads exec.bpf.c, seeds its map of tracked processes, polls its ring buffer."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import platform
+import threading
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+from tracer.events import Event
+from tracer.probes import procs
+from tracer.probes.base import EventSource
+from tracer.probes.decode import (
+    AF_UNIX,
+    SIGNALS,
+    clone_flag_names,
+    mount_flag_names,
+    namespace_flag_names,
+    nstype_name,
+    unix_path,
+)
+from tracer.probes.lineage import Lineage
+
+# enum kind in exec.bpf.c
+EV_EXEC, EV_FORK, EV_EXIT, EV_CLONE, EV_CLONE3 = 1, 2, 3, 4, 5
+EV_UNSHARE, EV_SETNS, EV_MOUNT, EV_PIVOT_ROOT, EV_CONNECT = 6, 7, 8, 9, 10
+EXIT_CALLED, EXIT_SIGNALED = 1, 2
+# Signals whose default action ends a process (not CHLD, CONT, STOP, TSTP, TTIN, TTOU, URG, WINCH).
+FATAL_SIGNALS = sum(1 << s for s in range(1, 32) if s not in (17, 18, 19, 20, 21, 22, 23, 28))
+POLL_MS = 50
+NR_EXECVEAT = {"x86_64": 322, "aarch64": 281, "riscv64": 281, "ppc64le": 362, "s390x": 354}
+EXEC_TRACEPOINTS = (b"syscalls:sys_enter_execve", b"syscalls:sys_enter_execveat")
+
+
+@dataclass(frozen=True)
+class ProgramShape:
+    """The sizes the program is built with (its placeholders)."""
+
+    argc_max: int = 20
+    arg_len: int = 192
+    str_len: int = 256
+    max_tracked: int = 16384
+    max_pending: int = 2048
+    ringbuf_pages: int = 512
+    track_all: bool = False  # no in-kernel filter at all: every process on the host (debugging)
+
+
+def execveat_nr(machine: str | None = None) -> int:
+    """execveat's syscall number here (the BPF program tells it from execve by number)."""
+    machine = machine or platform.machine()
+    return NR_EXECVEAT.get(machine, -1)
+
+
+def program_source() -> str:
+    return resources.files("tracer.probes").joinpath("exec.bpf.c").read_text()
+
+
+def build_program(shape: ProgramShape = ProgramShape()) -> str:
+    """The final BPF C text, placeholders filled in (what --dump-bpf prints)."""
+    track = "return 1;" if shape.track_all else "return dt_tracked.lookup(&tgid) != 0;"
+    values = {
+        "__ARGC_MAX__": shape.argc_max,
+        "__ARG_LEN__": shape.arg_len,
+        "__STR_LEN__": shape.str_len,
+        "__FATAL_SIGNALS__": f"{FATAL_SIGNALS:#x}ULL",
+        "__MAX_TRACKED__": shape.max_tracked,
+        "__MAX_PENDING__": shape.max_pending,
+        "__RINGBUF_PAGES__": shape.ringbuf_pages,
+        "__TRACK_FILTER__": track,
+        "__NR_EXECVEAT__": execveat_nr(),
+    }
+    text = program_source()
+    for key, value in values.items():
+        text = text.replace(key, str(value))
+    return text
+
+
+def event_struct(shape: ProgramShape) -> type[ctypes.Structure]:
+    """ctypes mirror of `struct event` (same field order, natural alignment like C's)."""
+
+    class RawEvent(ctypes.Structure):
+        _fields_ = [
+            ("ts_ns", ctypes.c_uint64),
+            ("kind", ctypes.c_uint32),
+            ("pid", ctypes.c_uint32),
+            ("tid", ctypes.c_uint32),
+            ("argc", ctypes.c_uint32),
+            ("ret", ctypes.c_int64),
+            ("a0", ctypes.c_uint64),
+            ("a1", ctypes.c_uint64),
+            ("how", ctypes.c_uint32),
+            ("args_size", ctypes.c_uint32),
+            ("comm", ctypes.c_char * 16),
+            ("comm2", ctypes.c_char * 16),
+            ("s0", ctypes.c_char * shape.str_len),
+            ("s1", ctypes.c_char * shape.str_len),
+            ("s2", ctypes.c_char * 32),
+            ("args", ctypes.c_char * (shape.argc_max * shape.arg_len)),
+        ]
+
+    return RawEvent
+
+
+def _s(raw: bytes) -> str:
+    return raw.split(b"\0", 1)[0].decode(errors="replace")
+
+
+class Decoder:
+    """Raw `struct event`s to Events, with parents and layers from the lineage."""
+
+    def __init__(self, lineage: Lineage) -> None:
+        self.lineage = lineage
+
+    def decode(self, ev: Any, raw_args: bytes = b"") -> Event | None:
+        kind, pid, comm = ev.kind, ev.pid, _s(ev.comm)
+        detail: dict[str, Any]
+        if kind == EV_EXEC:
+            argv = [a.decode(errors="replace") for a in raw_args.split(b"\0")[: ev.argc]]
+            filename, old_comm = _s(ev.s0), _s(ev.comm2)
+            known = self.lineage.on_exec(pid, filename, argv, old_comm, comm)
+            detail = {"filename": filename, "argv": argv, "old_comm": old_comm}
+            if ev.how:
+                detail["argv_truncated"] = True
+            return self._event(ev, "proc.exec", known.layer, known.ppid, comm, detail)
+        known = self.lineage.get(pid, comm)
+        layer, ppid = known.layer, known.ppid
+        if kind == EV_FORK:
+            child_comm = _s(ev.comm2)
+            self.lineage.on_fork(pid, int(ev.a0), int(ev.a1), child_comm)
+            detail = {"child_pid": int(ev.a0), "child_comm": child_comm}
+            return self._event(ev, "proc.fork", layer, ppid, comm, detail)
+        if kind == EV_EXIT:
+            self.lineage.on_exit(pid)
+            code = int(ev.a0) if ev.how == EXIT_CALLED else None
+            sig = int(ev.a1) if ev.how == EXIT_SIGNALED else None
+            detail = {"exit_code": code, "signal": sig}
+            if sig is not None:
+                detail["signal_name"] = SIGNALS.get(sig, f"signal {sig}")
+            return self._event(ev, "proc.exit", layer, ppid, comm, detail)
+        ret = int(ev.ret)
+        if kind in (EV_CLONE, EV_CLONE3):
+            flags = int(ev.a0)
+            detail = {"flags": flags, "flag_names": clone_flag_names(flags), "ret": ret}
+            name = "sys.clone" if kind == EV_CLONE else "sys.clone3"
+            return self._event(ev, name, layer, ppid, comm, detail)
+        if kind == EV_UNSHARE:
+            flags = int(ev.a0)
+            detail = {"flags": flags, "flag_names": namespace_flag_names(flags), "ret": ret}
+            return self._event(ev, "sys.unshare", layer, ppid, comm, detail)
+        if kind == EV_SETNS:
+            nstype = int(ev.a1)
+            fd = ctypes.c_int32(ev.a0 & 0xFFFFFFFF).value
+            detail = {"fd": fd, "nstype": nstype, "nstype_name": nstype_name(nstype), "ret": ret}
+            return self._event(ev, "sys.setns", layer, ppid, comm, detail)
+        if kind == EV_MOUNT:
+            flags = int(ev.a0)
+            detail = {
+                "source": _s(ev.s0),
+                "target": _s(ev.s1),
+                "fstype": _s(ev.s2),
+                "flags": flags,
+                "flag_names": mount_flag_names(flags),
+                "ret": ret,
+            }
+            return self._event(ev, "sys.mount", layer, ppid, comm, detail)
+        if kind == EV_PIVOT_ROOT:
+            detail = {"new_root": _s(ev.s0), "put_old": _s(ev.s1), "ret": ret}
+            return self._event(ev, "sys.pivot_root", layer, ppid, comm, detail)
+        if kind == EV_CONNECT:
+            addrlen = int(ev.a1)
+            path = unix_path(bytes(ev.s0)[:108], addrlen)
+            detail = {"path": path, "family": "AF_UNIX" if ev.a0 == AF_UNIX else int(ev.a0)}
+            detail["ret"] = ret
+            return self._event(ev, "sys.connect", layer, ppid, comm, detail)
+        return None
+
+    @staticmethod
+    def _event(
+        ev: Any, kind: str, layer: Any, ppid: int, comm: str, detail: dict[str, Any]
+    ) -> Event:
+        return Event(
+            time_ns=int(ev.ts_ns),
+            source="bpf",
+            layer=layer,
+            kind=kind,
+            pid=int(ev.pid),
+            tid=int(ev.tid),
+            ppid=ppid,
+            comm=comm,
+            detail=detail,
+        )
+
+
+class BccSource(EventSource):
+    """Tracepoints through bcc, filtered in the kernel to the engine's process tree."""
+
+    name = "bcc"
+
+    def __init__(self, shape: ProgramShape = ProgramShape()) -> None:
+        super().__init__()
+        self.shape = shape
+        self._raw = event_struct(shape)
+        self._args_offset = self._raw.args.offset
+        self.lineage = Lineage(self_pid=os.getpid())
+        self._decoder = Decoder(self.lineage)
+        self._bpf: Any = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.decode_errors = 0
+
+    def _start(self, seed_pids: list[int]) -> None:
+        from bcc import BPF
+
+        self._bpf = BPF(text=build_program(self.shape).encode())
+        for tp in EXEC_TRACEPOINTS:
+            self._bpf.attach_tracepoint(tp=tp, fn_name=b"on_enter_exec")
+        for part in procs.moving_parts(seed_pids):
+            if part.role != "docker-proxy" or part.pid in seed_pids:
+                self.lineage.seed(part.pid, part.ppid, part.comm, part.cmdline)
+                self.track(part.pid)
+        for pid in seed_pids:
+            self.track(pid)
+        self._bpf[b"dt_events"].open_ring_buffer(self._on_event)
+        self._thread = threading.Thread(target=self._poll, name="dockertrace-bcc", daemon=True)
+        self._thread.start()
+
+    def track(self, pid: int) -> None:
+        if self._bpf is None:
+            raise RuntimeError("start() the source before tracking pids")
+        tracked = self._bpf[b"dt_tracked"]
+        tracked[tracked.Key(pid)] = tracked.Leaf(1)
+
+    def tracked_pids(self) -> list[int]:
+        return sorted(k.value for k in self._bpf[b"dt_tracked"]) if self._bpf else []
+
+    def lost_events(self) -> int:
+        if self._bpf is None:
+            return 0
+        return int(sum(self._bpf[b"dt_lost"][0]))
+
+    def _on_event(self, _ctx: Any, data: Any, size: int) -> None:
+        try:
+            ev = ctypes.cast(data, ctypes.POINTER(self._raw)).contents
+            raw_args = b""
+            if ev.kind == EV_EXEC and size > self._args_offset:
+                n = min(int(ev.args_size), size - self._args_offset)
+                raw_args = ctypes.string_at(data + self._args_offset, n)
+            event = self._decoder.decode(ev, raw_args)
+        except Exception:  # one bad record must not stop the stream
+            self.decode_errors += 1
+            return
+        if event is not None:
+            self.emit(event)
+
+    def _poll(self) -> None:
+        while not self._stop.is_set():
+            self._bpf.ring_buffer_poll(POLL_MS)
+
+    def _close(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        if self._bpf is not None:
+            self._bpf.cleanup()
+            self._bpf = None
