@@ -13,6 +13,8 @@ from collections.abc import Sequence
 COMMAND_MODULES: tuple[str, ...] = (
     "tracer.doctor",
     "tracer.trace_command",
+    "tracer.proxy.command",
+    "tracer.lesson_command",
 )
 
 

@@ -1,0 +1,102 @@
+"""Shared pieces of the proxy benchmarks: socat, a recording proxy process, its peak RSS."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from tracer.endpoint import DEFAULT_SOCKET, try_connect
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@contextlib.contextmanager
+def socat_relay(directory: str) -> Iterator[str]:
+    """socat as the issue measures it (-t 30 keeps half-closed streams); yields its socket."""
+    path = os.path.join(directory, "socat.sock")
+    socat = shutil.which("socat")
+    if socat is None:
+        raise SystemExit("socat is not installed")
+    proc = subprocess.Popen(
+        [socat, "-t", "30", f"UNIX-LISTEN:{path},fork", f"UNIX-CONNECT:{DEFAULT_SOCKET}"]
+    )
+    try:
+        for _ in range(200):
+            if os.path.exists(path):
+                break
+            time.sleep(0.01)
+        yield path
+    finally:
+        proc.terminate()
+        proc.wait()
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+
+
+@dataclass
+class ProxyProcess:
+    """`dockertrace proxy --record FILE --quiet` in its own process, as a user runs it."""
+
+    path: str
+    pid: int
+    recording: str
+
+    def peak_rss_mb(self) -> float:
+        """VmHWM: the process's peak resident set so far."""
+        with open(f"/proc/{self.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+        return 0.0
+
+    def events(self) -> int:
+        with open(self.recording) as f:
+            return sum(1 for _ in f) - 1
+
+
+@contextlib.contextmanager
+def recording_proxy(directory: str) -> Iterator[ProxyProcess]:
+    path = os.path.join(directory, "proxy", "docker.sock")
+    recording = os.path.join(directory, "recording.jsonl")
+    argv = [sys.executable, "-m", "tracer", "proxy", "--quiet", "--record", recording,
+            "--listen", f"unix://{path}", "--upstream", f"unix://{DEFAULT_SOCKET}"]  # fmt: skip
+    proc = subprocess.Popen(argv, cwd=ROOT, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(500):
+            if try_connect(path)[0] == "ok":
+                break
+            if proc.poll() is not None:
+                raise SystemExit("dockertrace proxy did not start")
+            time.sleep(0.01)
+        yield ProxyProcess(path, proc.pid, recording)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(10)
+
+
+@contextlib.contextmanager
+def workdir() -> Iterator[str]:
+    with tempfile.TemporaryDirectory(prefix="dockertrace-bench-") as d:
+        os.chmod(d, 0o700)
+        yield d
+
+
+def table(rows: list[tuple[str, str, str, str]]) -> str:
+    head = ("path", "measured", "ratio", "target")
+    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(4)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in [head, *rows]]
+    return "\n".join(lines)
+
+
+def dump(obj: object) -> str:
+    return json.dumps(obj, indent=2)

@@ -1,0 +1,304 @@
+"""The forwarding process: relays bytes between clients and the daemon, and streams a copy.
+
+It runs apart from the process that parses and records (its own interpreter, so its own GIL:
+the recorder's parsing and a Textual front end can never delay a forwarded byte). Each client
+connection gets two blocking threads, one per direction, that read a chunk, queue a copy and
+write the chunk on at once. A sender thread writes the copies, framed, to the channel socket
+the parent reads. A direction that ends is passed on with shutdown(SHUT_WR); the other stays
+open until it ends too. Nothing times out.
+
+Run by tracer.proxy.server:
+    python -m tracer.proxy.relay LISTEN_FD CHANNEL_FD UPSTREAM [TLS_CERT TLS_KEY TLS_CA]
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import queue
+import select
+import signal
+import socket
+import ssl
+import struct
+import sys
+import threading
+import time
+
+CHUNK = 64 * 1024
+BACKLOG_LIMIT = 16 * 1024 * 1024  # bytes of copies waiting for the parent, before relays wait
+# A framed item on the channel: kind, connection id, CLOCK_MONOTONIC ns, payload size.
+ITEM = struct.Struct("<BIQI")
+UCRED = struct.Struct("3i")  # SO_PEERCRED: pid, uid, gid
+OPEN, CLIENT, DAEMON, CLIENT_EOF, DAEMON_EOF, UNREACHABLE, CLOSE = range(1, 8)
+
+Item = tuple[int, int, int, bytes]
+
+
+def clock() -> int:
+    return time.clock_gettime_ns(time.CLOCK_MONOTONIC)
+
+
+def address(url: str) -> tuple[socket.AddressFamily, str | tuple[str, int]]:
+    if url.startswith("unix://"):
+        return socket.AF_UNIX, url.removeprefix("unix://")
+    host, _, port = url.removeprefix("tcp://").rpartition(":")
+    return (socket.AF_INET6 if ":" in host else socket.AF_INET), (host.strip("[]"), int(port))
+
+
+class Forwarder:
+    """The accept loop, the relays, and the sender of copies."""
+
+    def __init__(
+        self,
+        listener: socket.socket,
+        channel: socket.socket,
+        upstream: str,
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
+        self.listener = listener
+        self.tls = tls
+        self.channel = channel
+        self.upstream = upstream
+        self.family, self.addr = address(upstream)
+        self.queue: queue.SimpleQueue[Item | None] = queue.SimpleQueue()
+        self.queued = 0  # bytes put on the queue (relays add under the lock)
+        self.sent = 0  # bytes written to the channel (the sender alone writes)
+        self.lock = threading.Lock()
+        self.relays: dict[int, Relay] = {}
+        self.stopping = False
+
+    def run(self) -> None:
+        threading.Thread(target=self.send_copies, daemon=True).start()
+        ids = itertools.count(1)
+        ctl = self.channel.fileno()
+        while True:
+            ready, _, _ = select.select([self.listener.fileno(), ctl], [], [])
+            if ctl in ready:  # the parent asks us to stop, or is gone
+                break
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                continue
+            relay = Relay(self, next(ids), client)
+            with self.lock:
+                self.relays[relay.conn] = relay
+            relay.start()
+        self.stop()
+
+    def stop(self) -> None:
+        self.stopping = True
+        with self.lock:
+            relays = list(self.relays.values())
+        for relay in relays:
+            relay.abort()
+        deadline = time.monotonic() + 3
+        while self.relays and time.monotonic() < deadline:
+            time.sleep(0.01)
+        self.queue.put(None)
+
+    def put(self, kind: int, conn: int, payload: bytes = b"") -> None:
+        self.queue.put((kind, conn, clock(), payload))
+
+    def send_copies(self) -> None:
+        get, get_nowait, send = self.queue.get, self.queue.get_nowait, self.channel.sendall
+        pack = ITEM.pack
+        while True:
+            item = get()
+            batch: list[bytes] = []
+            size = 0
+            while item is not None:
+                kind, conn, t, payload = item
+                batch += (pack(kind, conn, t, len(payload)), payload)
+                size += len(payload)
+                if size > CHUNK * 4:
+                    break
+                try:
+                    item = get_nowait()
+                except queue.Empty:
+                    break
+            try:
+                send(b"".join(batch))
+            except OSError:
+                os._exit(0)  # the parent is gone: so is the point of relaying
+            self.sent += size
+            if item is None:
+                self.channel.shutdown(socket.SHUT_WR)
+                os._exit(0)
+
+    def wait_for_room(self) -> None:
+        while self.queued - self.sent > BACKLOG_LIMIT and not self.stopping:
+            time.sleep(0.001)  # the recorder is behind: bound memory, not the stream
+
+    def connect_upstream(self) -> socket.socket:
+        sock = socket.socket(self.family, socket.SOCK_STREAM)
+        try:
+            sock.connect(self.addr)
+        except OSError:
+            sock.close()
+            raise
+        if self.family != socket.AF_UNIX:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return sock
+
+
+class Relay:
+    """One client connection: two threads copying bytes, one per direction."""
+
+    def __init__(self, fwd: Forwarder, conn: int, client: socket.socket) -> None:
+        self.fwd = fwd
+        self.conn = conn
+        self.client = client
+        self.upstream: socket.socket | None = None
+        self.ended = 0
+        self.reason = ""
+        self.lock = threading.Lock()
+
+    def start(self) -> None:
+        threading.Thread(target=self.client_side, daemon=True).start()
+
+    def client_side(self) -> None:
+        creds = b""
+        with contextlib.suppress(OSError):
+            creds = self.client.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, UCRED.size)
+        self.fwd.put(OPEN, self.conn, creds)
+        try:
+            if self.fwd.tls is not None:
+                self.client = self.fwd.tls.wrap_socket(self.client, server_side=True)
+        except (OSError, ssl.SSLError) as e:
+            self.finish(f"TLS handshake failed: {e}")
+            return
+        try:
+            self.upstream = self.fwd.connect_upstream()
+        except OSError as e:
+            self.fwd.put(UNREACHABLE, self.conn, (e.strerror or str(e)).encode())
+            self.finish(f"upstream unreachable: {e.strerror or e}")
+            return
+        if isinstance(self.client, ssl.SSLSocket):
+            self.tls_pump(self.client, self.upstream)
+            return
+        args = (self.upstream, self.client, DAEMON)
+        threading.Thread(target=self.pump, args=args, daemon=True).start()
+        self.pump(self.client, self.upstream, CLIENT)
+
+    def tls_pump(self, client: ssl.SSLSocket, upstream: socket.socket) -> None:
+        """TLS: one thread for both directions (an SSL object must not be read and written
+        from two threads at once). TLS has no half-close, so the daemon's end closes both."""
+        fwd, conn = self.fwd, self.conn
+        open_dirs = {CLIENT, DAEMON}
+        reason = ""
+        while open_dirs:
+            wait: list[socket.socket] = [
+                s for s, tag in ((client, CLIENT), (upstream, DAEMON)) if tag in open_dirs
+            ]
+            ready: list[socket.socket] = (
+                [client] if client.pending() and CLIENT in open_dirs else []
+            )
+            if not ready:
+                ready, _, _ = select.select(wait, [], [])
+            for src in ready:
+                tag = CLIENT if src is client else DAEMON
+                dst = upstream if tag == CLIENT else client
+                try:
+                    data = src.recv(CHUNK)
+                    if data:
+                        fwd.put(tag, conn, data)
+                        dst.sendall(data)
+                        continue
+                except ssl.SSLWantReadError:
+                    continue
+                except OSError as e:
+                    reason = reason or f"{'client' if tag == CLIENT else 'daemon'}: {e}"
+                    open_dirs.clear()
+                    break
+                open_dirs.discard(tag)
+                fwd.put(CLIENT_EOF if tag == CLIENT else DAEMON_EOF, conn)
+                reason = reason or f"{'client' if tag == CLIENT else 'daemon'} closed first"
+                with contextlib.suppress(OSError):
+                    upstream.shutdown(socket.SHUT_WR)
+                if tag == DAEMON:
+                    open_dirs.clear()
+        self.finish(reason)
+
+    def pump(self, src: socket.socket, dst: socket.socket, tag: int) -> None:
+        fwd, conn, put = self.fwd, self.conn, self.fwd.queue.put
+        recv, send = src.recv, dst.sendall
+        error = ""
+        while True:
+            try:
+                data = recv(CHUNK)
+            except OSError as e:
+                error = f"{'client' if tag == CLIENT else 'daemon'} read: {e.strerror or e}"
+                break
+            if not data:
+                break
+            put((tag, conn, clock(), data))
+            try:
+                send(data)
+            except OSError as e:
+                error = f"{'daemon' if tag == CLIENT else 'client'} write: {e.strerror or e}"
+                break
+            with fwd.lock:
+                fwd.queued += len(data)
+            if fwd.queued - fwd.sent > BACKLOG_LIMIT:
+                fwd.wait_for_room()
+        self.end(src, dst, tag, error)
+
+    def end(self, src: socket.socket, dst: socket.socket, tag: int, error: str) -> None:
+        """A direction ended: pass the half-close on; close when both have ended."""
+        self.fwd.put(CLIENT_EOF if tag == CLIENT else DAEMON_EOF, self.conn)
+        with self.lock:
+            if not self.reason:
+                self.reason = error or f"{'client' if tag == CLIENT else 'daemon'} closed first"
+        if error and tag == DAEMON:  # the client is gone: nobody will read the daemon's answer
+            self.abort()
+        else:
+            with contextlib.suppress(OSError):
+                dst.shutdown(socket.SHUT_WR)
+            if error:
+                with contextlib.suppress(OSError):
+                    src.shutdown(socket.SHUT_RD)
+        with self.lock:
+            self.ended += 1
+            last = self.ended == 2
+        if last:
+            self.finish(self.reason)
+
+    def abort(self) -> None:
+        """Wake both pumps: shut both sockets in both directions."""
+        with self.lock:
+            if self.fwd.stopping:
+                self.reason = "proxy stopped"
+        for sock in (self.client, self.upstream):
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+
+    def finish(self, reason: str) -> None:
+        for sock in (self.client, self.upstream):
+            if sock is not None:
+                sock.close()
+        self.fwd.put(CLOSE, self.conn, reason.encode())
+        with self.fwd.lock:
+            self.fwd.relays.pop(self.conn, None)
+
+
+def main(argv: list[str]) -> int:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the parent, which stops us
+    listen_fd, channel_fd, upstream = int(argv[0]), int(argv[1]), argv[2]
+    listener = socket.socket(fileno=listen_fd)
+    channel = socket.socket(fileno=channel_fd)
+    tls = None
+    if len(argv) == 6:  # cert, key, ca: listening on TCP requires verified client certs
+        tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        tls.minimum_version = ssl.TLSVersion.TLSv1_2
+        tls.load_cert_chain(argv[3], argv[4])
+        tls.load_verify_locations(argv[5])
+        tls.verify_mode = ssl.CERT_REQUIRED
+    Forwarder(listener, channel, upstream, tls).run()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
