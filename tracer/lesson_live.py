@@ -71,6 +71,10 @@ class LiveStage:
         except Exception as e:  # the session's own errors say what is missing
             self.problem = f"the tracer could not start: {e}"
 
+    @property
+    def backend(self) -> str:
+        return str(self.session.backend) if self.session is not None else ""
+
     def banner(self) -> str:
         if self.session is None:
             return f"LIVE, without tracing: {self.problem}"

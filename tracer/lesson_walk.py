@@ -57,6 +57,7 @@ class ReplayStage:
             int(s["number"]): s for s in header.get("lesson_steps", []) if "number" in s
         }
         self.path = path
+        self.backend = str(header.get("backend", ""))
 
     def banner(self) -> str:
         h = self.recording.header
@@ -124,6 +125,8 @@ class PlainWalker:
             self.say()
             raise Quit
         reply = line.strip()
+        if not self.inp.isatty():  # a scripted walk: show what was answered, as a terminal would
+            self.say(reply)
         if reply.lower() in ("q", "quit"):
             raise Quit
         return reply
@@ -167,7 +170,11 @@ class PlainWalker:
         assert action is not None
         shown = action.text if action.kind == "run" else f"[dockertrace {action.text}]"
         self.say()
-        self.say(textwrap.indent(shown, "  $ ") if action.kind == "run" else f"  {shown}")
+        if action.kind == "run":
+            first, *rest = shown.splitlines() or [""]
+            self.say("\n".join([f"  $ {first}", *(f"    {line}" for line in rest)]))
+        else:
+            self.say(f"  {shown}")
         while True:
             verb = "show" if self.stage.mode == "replay" else "run"
             reply = self.ask(f"Enter: {verb} it · s: skip · q: quit > ")
@@ -225,7 +232,8 @@ class PlainWalker:
         from tracer.chain import fold
         from tracer.narrate import narrate
 
-        trace = fold(self.stage.events(result.start_ns, result.end_ns or None))
+        events = self.stage.events(result.start_ns, result.end_ns or None)
+        trace = fold(events, backend=getattr(self.stage, "backend", ""))
         self.say(textwrap.indent(narrate(trace, evidence=False), "  "))
 
     def question(self, step: LessonStep) -> None:
@@ -238,16 +246,22 @@ class PlainWalker:
 
 
 def describe_finding(f: Finding) -> str:
-    from tracer.describe import describe
-
     if f.what == "evidence":
-        proof = describe(f.event) if f.event is not None else "not observed"
+        proof = _proof(f.event) if f.event is not None else "not observed"
         return f"{'✓' if f.ok else '✗'} {f.text}  →  {proof}"
     if f.what == "output":
         return f"{'✓' if f.ok else '✗'} output contains {f.text!r}"
     if f.ok:
         return f"✓ no {f.text} (none observed)"
-    return f"✗ expected no {f.text}, but saw: {describe(f.event) if f.event else '?'}"
+    return f"✗ expected no {f.text}, but saw: {_proof(f.event) if f.event else '?'}"
+
+
+def _proof(ev: Event) -> str:
+    """An event as one line, with the process that did it (the point of most lessons)."""
+    from tracer.describe import describe
+
+    who = f"{ev.comm or '?'} (pid {ev.pid}): " if ev.pid and ev.source != "proxy" else ""
+    return who + describe(ev)
 
 
 def walk(
