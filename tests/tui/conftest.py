@@ -1,0 +1,39 @@
+"""Fixtures for the TUI tests: a frozen clock and an app on a built trace."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from tests.tui.builders import make_header, make_trace
+from tracer.trace import Trace
+from tracer.tui.app import DockertraceApp
+from tracer.tui.source import Loaded
+
+
+class FakeClock:
+    """Time that only moves when a test moves it."""
+
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def make_app(clock: FakeClock) -> Callable[..., DockertraceApp]:
+    def build(trace: Trace | None = None, **kw: Any) -> DockertraceApp:
+        loaded = Loaded(trace or make_trace(), make_header(), "run-echo-hi.jsonl")
+        kw.setdefault("autoplay", False)
+        kw.setdefault("animate", False)
+        return DockertraceApp(loaded, clock=clock, **kw)
+
+    return build

@@ -1,0 +1,218 @@
+"""Pilot tests: replay a run step by step and check what the chain, steps and panes show."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from textual.widgets import Static
+
+from tests.tui.builders import make_header, make_trace, run_events
+from tests.tui.conftest import FakeClock
+from tracer.record import read_recording, write_recording
+from tracer.tui.app import DockertraceApp
+from tracer.tui.banner import Banner
+from tracer.tui.chain_view import ChainView
+from tracer.tui.detail_pane import DetailPane
+from tracer.tui.step_list import StepList
+from tracer.tui.timeline import Timeline
+
+AppMaker = Callable[..., DockertraceApp]
+
+# step -> the boxes its first evidence lights (the active hop's two ends)
+ACTIVE_AT_STEP = {
+    1: (),
+    2: ("cli", "socket"),
+    3: ("dockerd", "kernel"),
+    4: ("containerd", "shim"),
+    5: ("runc", "shim"),
+    6: ("runc", "kernel"),
+    7: ("cli", "kernel"),
+}
+
+
+def text_of(app: DockertraceApp, selector: str) -> str:
+    """What a Static shows, as plain text lines."""
+    content = app.query_one(selector, Static).content
+    lines = app.console.render_lines(content, app.console.options.update_width(100))  # type: ignore[arg-type]
+    return "\n".join("".join(seg.text for seg in line).rstrip() for line in lines)
+
+
+def observed(app: DockertraceApp) -> list[int]:
+    scene = app.query_one(ChainView).scene
+    assert scene is not None
+    return [s.number for s in scene.steps if s.shown == "observed"]
+
+
+def active(app: DockertraceApp) -> tuple[str, ...]:
+    scene = app.query_one(ChainView).scene
+    assert scene is not None
+    return tuple(sorted(scene.active_boxes))
+
+
+async def test_jumping_to_each_step_lights_its_boxes_and_observes_the_steps_so_far(
+    make_app: AppMaker,
+) -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        assert observed(app) == [] and active(app) == ()
+        for n in range(1, 8):
+            await pilot.press(str(n))
+            assert observed(app) == list(range(1, n + 1)), n
+            assert active(app) == tuple(sorted(ACTIVE_AT_STEP[n])), n
+            steps = app.query_one(StepList)
+            assert steps.scene is not None and steps.scene.current_step == n
+
+
+async def test_stepping_by_event_and_by_step(make_app: AppMaker) -> None:
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("n", "n")
+        assert app.player.position == 1
+        await pilot.press("N")
+        assert app.player.position == 4 and observed(app) == [1, 2, 3]
+        await pilot.press("right_square_bracket", "right_square_bracket")
+        assert app.player.position == 10
+        await pilot.press("left_square_bracket")
+        assert app.player.position == 8
+        await pilot.press("p")
+        assert app.player.position == 7 and observed(app) == [1, 2, 3]
+
+
+async def test_playback_at_the_default_pace_follows_the_clock(
+    make_app: AppMaker, clock: FakeClock
+) -> None:
+    app = make_app(autoplay=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause(0.1)
+        assert app.player.position == 0 and observed(app) == [1]
+        clock.now += 0.6  # 5 ms at 0.1x = 50 ms, but step 1 is held for a second
+        await pilot.pause(0.1)
+        assert observed(app) == [1]
+        clock.now += 0.5
+        await pilot.pause(0.1)
+        assert observed(app) == [1, 2]
+        await pilot.press("space")
+        clock.now += 100
+        await pilot.pause(0.1)
+        assert observed(app) == [1, 2] and app.player.paused
+        await pilot.press("t", "space")
+        clock.now += 100
+        await pilot.pause(0.1)
+        assert app.player.finished and observed(app) == [1, 2, 3, 4, 5, 6, 7]
+        assert "exit 0" in app.query_one(ChainView).render().plain
+
+
+async def test_the_chain_shows_pids_and_the_active_hop_label(make_app: AppMaker) -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("5", "n")
+        text = app.query_one(ChainView).render().plain
+        assert "pid 5122" in text and "pid 5100" in text
+        assert "unshare(NEWNS|NEWUTS|NEWIPC|NEWPID|NEWNET)" in text
+        assert "●" in text
+
+
+async def test_reality_check_and_output_appear(make_app: AppMaker) -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("3")
+        story = text_of(app, "#story")
+        assert "containerd sets up OverlayFS" in story and "dockerd mounted overlay" in story
+        await pilot.press("7", "n", "n", "n")
+        assert "Output: hi" in text_of(app, "#story")
+
+
+async def test_timeline_filters_by_layer_and_searches(make_app: AppMaker) -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("7", "n", "n")
+        timeline = app.query_one(Timeline)
+        assert timeline.table.row_count == 20
+        await pilot.press("l", "l")  # all -> cli -> proxy
+        assert timeline.layer_filter == "proxy"
+        assert timeline.table.row_count == len([e for e in run_events() if e.layer == "proxy"])
+        for _ in range(7):
+            await pilot.press("l")
+        assert timeline.layer_filter == "all"
+        await pilot.press("slash", *"unshare", "enter")
+        assert timeline.table.row_count == 1
+
+
+async def test_detail_pane_pretty_prints_the_request_body(make_app: AppMaker) -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("1", "n", "n", "n")
+        await pilot.pause()
+        detail = app.query_one(DetailPane)
+        assert detail.event is not None and detail.event.kind == "http.request"
+        rendered = text_of(app, "#body")
+        assert '"Cmd": [' in rendered and "POST /v1.41/containers/create" in rendered
+
+
+async def test_export_writes_a_recording_and_a_screenshot(
+    make_app: AppMaker, tmp_path: Path
+) -> None:
+    app = make_app(export_dir=str(tmp_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("e")
+        notice = app.query_one(Banner).notice
+    jsonl = next(tmp_path.glob("*.jsonl"))
+    svg = next(tmp_path.glob("*.svg"))
+    assert str(jsonl) in notice and str(svg) in notice
+    assert len(read_recording(jsonl).events) == len(run_events())
+    assert svg.read_text().lstrip().startswith("<svg")
+
+
+async def test_open_reads_a_recording_and_reports_a_bad_one(
+    make_app: AppMaker, tmp_path: Path
+) -> None:
+    good = tmp_path / "good.jsonl"
+    write_recording(good, make_header(), run_events()[:5])
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("not a recording\n")
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("o")
+        await pilot.pause()
+        await pilot.press("ctrl+a", "ctrl+k", *str(good), "enter")
+        await pilot.pause()
+        assert app.loaded.path == str(good) and 0 < len(app.loaded.trace.events) <= 5
+        await pilot.press("o")
+        await pilot.pause()
+        await pilot.press("ctrl+a", "ctrl+k", *str(bad), "enter")
+        await pilot.pause()
+        assert app.loaded.path == str(good)
+        assert "the header line is not JSON" in app.query_one(Banner).notice
+
+
+async def test_live_key_says_plainly_when_live_is_not_available(make_app: AppMaker) -> None:
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("g")
+        assert app.query_one(Banner).notice.startswith("Live tracing was not checked")
+        assert "dockertrace doctor" in app.query_one(Banner).notice
+
+
+async def test_themes_cycle_and_no_color_is_respected(
+    make_app: AppMaker, monkeypatch: object
+) -> None:
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("c")
+        assert app.theme == "textual-light"
+        await pilot.press("c")
+        assert app.theme == "dockertrace-high-contrast"
+    import os
+
+    os.environ["NO_COLOR"] = "1"
+    try:
+        mono = make_app()
+    finally:
+        os.environ.pop("NO_COLOR", None)
+    assert mono.no_color
+
+
+def test_builders_make_a_consistent_trace() -> None:
+    trace = make_trace()
+    assert len(trace.steps) == 7 and all(h.event in trace.events for h in trace.hops)

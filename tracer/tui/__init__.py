@@ -1,0 +1,1 @@
+"""The Textual app: the chain animated hop by hop, live and in slow motion."""

@@ -1,0 +1,339 @@
+"""The dockertrace app: the widgets, the keys, and a player that moves the playhead."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from typing import Any, ClassVar
+
+from textual import on, work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.timer import Timer
+from textual.widgets import Footer
+
+from tracer.events import Event
+from tracer.record import RecordingError
+from tracer.tui import live
+from tracer.tui.banner import Banner
+from tracer.tui.chain_view import ChainView
+from tracer.tui.detail_pane import DetailPane
+from tracer.tui.export import export
+from tracer.tui.playback import DEFAULT_SPEED, Player
+from tracer.tui.prompt_dialog import PromptDialog
+from tracer.tui.scene import scene_at, step_starts
+from tracer.tui.source import Loaded, fold_events, load
+from tracer.tui.step_list import StepList
+from tracer.tui.themes import HIGH_CONTRAST, THEMES, next_theme
+from tracer.tui.timeline import Timeline
+
+FPS = 30
+TRAVEL_S = 0.5  # how long the token takes along a hop at the default speed
+
+
+class DockertraceApp(App[None]):
+    """Replays (or runs live, then replays) one `docker run` hop by hop."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "dockertrace"
+    AUTO_FOCUS = "Timeline DataTable"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("space", "play_pause", "Play"),
+        Binding("n", "event(1)", "Next event", show=False),
+        Binding("p", "event(-1)", "Prev event", show=False),
+        Binding("N,right_square_bracket", "step(1)", "Step", key_display="]"),
+        Binding("P,left_square_bracket", "step(-1)", "Prev step", key_display="[", show=False),
+        *[Binding(str(n), f"jump({n})", f"Step {n}", show=False) for n in range(1, 8)],
+        Binding("r", "replay", "Replay"),
+        Binding("plus,equals_sign", "faster", "Faster", key_display="+", show=False),
+        Binding("minus", "slower", "Slower", key_display="-", show=False),
+        Binding("t", "realtime", "Real time", show=False),
+        Binding("l", "layer", "Layer", show=False),
+        Binding("slash", "search", "Search", key_display="/", show=False),
+        Binding("o", "open", "Open"),
+        Binding("e", "export", "Export"),
+        Binding("g", "run_default", "Live"),
+        Binding("x", "run_typed", "docker run…", show=False),
+        Binding("c", "theme", "Colours", show=False),
+        Binding("q", "quit", "Quit"),
+    ]
+
+    def __init__(
+        self,
+        loaded: Loaded,
+        *,
+        mode: str = "replay",
+        notice: str = "",
+        clock: Callable[[], float] = time.monotonic,
+        animate: bool = True,
+        autoplay: bool = True,
+        speed: float = DEFAULT_SPEED,
+        export_dir: str = ".",
+        theme: str = "textual-dark",
+        live_reason: str | None = "live tracing was not checked",
+    ) -> None:
+        super().__init__()
+        self.loaded = loaded
+        self.mode = mode
+        self.notice = notice
+        self.clock = clock
+        self.motion = animate
+        self.export_dir = export_dir
+        self.initial_theme = theme
+        self.live_reason = live_reason  # None: live runs are possible here
+        self.player = self._player(loaded, paused=not autoplay, speed=speed)
+        self._hop_key: object = None
+        self._hop_began = clock()
+        self._ticker: Timer | None = None
+        self._live_events: list[Event] = []
+        self._live_header: dict[str, Any] = {}
+        self._live_folded = 0.0
+
+    # -- building ------------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield Banner(id="banner")
+        yield ChainView(id="chain")
+        with Horizontal(id="panes"):
+            yield StepList(self.loaded.trace, id="steps")
+            with Vertical(id="right"):
+                yield Timeline(id="timeline")
+                yield DetailPane(id="detail")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.register_theme(HIGH_CONTRAST)
+        self.theme = self.initial_theme
+        self._ticker = self.set_interval(1 / FPS, self._tick, pause=True)
+        self.show_loaded(self.loaded, self.mode, self.notice, paused=self.player.paused)
+
+    def _player(self, loaded: Loaded, paused: bool, speed: float) -> Player:
+        trace = loaded.trace
+        times = [ev.time_ns for ev in trace.events]
+        return Player(times, step_starts(trace), self.clock, speed=speed, paused=paused)
+
+    def show_loaded(self, loaded: Loaded, mode: str, notice: str, paused: bool = False) -> None:
+        """Put a trace on screen and start playing it from the beginning."""
+        self.loaded, self.mode, self.notice = loaded, mode, notice
+        old = self.player
+        self.player = self._player(loaded, paused=paused, speed=old.speed)
+        self.player.realtime = old.realtime
+        banner = self.query_one(Banner)
+        banner.mode = mode
+        banner.source = loaded.name or ("this machine" if mode == "live" else "")
+        banner.backend = loaded.trace.backend or str(loaded.header.get("backend", ""))
+        banner.versions = dict(loaded.header.get("versions") or {})
+        banner.notice = notice
+        self.refresh_scene()
+        self._wake()
+
+    # -- the playhead --------------------------------------------------------------------------
+    def refresh_scene(self) -> None:
+        trace = self.loaded.trace
+        scene = scene_at(trace, self.player.position)
+        hop_key = (id(trace), scene.hops_done)
+        if hop_key != self._hop_key:
+            self._hop_key, self._hop_began = hop_key, self.clock()
+        chain = self.query_one(ChainView)
+        chain.scene = scene
+        chain.phase = self._phase()
+        self.query_one(StepList).show(trace, scene)
+        self.query_one(Timeline).show(trace, scene.position)
+        if scene.position < 0:
+            self.query_one(DetailPane).show(None, trace)
+        self.query_one(Banner).pace = self._pace()
+
+    def _pace(self) -> str:
+        state = "▶ playing" if self.player.playing else "‖ paused"
+        if self.player.finished and not self.player.playing:
+            state = "■ end"
+        return f"{state} {self.player.pace}"
+
+    def _phase(self) -> float:
+        if not self.motion:
+            return 0.5
+        travel = TRAVEL_S if self.player.realtime else TRAVEL_S * DEFAULT_SPEED / self.player.speed
+        return min(1.0, (self.clock() - self._hop_began) / max(0.05, min(travel, 1.5)))
+
+    def _tick(self) -> None:
+        if self.player.tick():
+            self.refresh_scene()
+        elif self.motion:
+            self.query_one(ChainView).phase = self._phase()
+        if not self.player.playing and (not self.motion or self._phase() >= 1.0):
+            if self._ticker is not None:
+                self._ticker.pause()  # nothing moves: no CPU while idle
+            self.query_one(Banner).pace = self._pace()
+
+    def _wake(self) -> None:
+        if self._ticker is not None:
+            self._ticker.resume()
+
+    def _moved(self) -> None:
+        self.refresh_scene()
+        self._wake()
+
+    # -- keys ----------------------------------------------------------------------------------
+    def action_play_pause(self) -> None:
+        self.player.toggle()
+        self._moved()
+
+    def action_event(self, delta: int) -> None:
+        self.player.step_event(delta)
+        self._moved()
+
+    def action_step(self, delta: int) -> None:
+        self.player.step_by(delta)
+        self._moved()
+
+    def action_jump(self, number: int) -> None:
+        if not self.player.jump_step(number):
+            self.notify(f"Step {number} has no evidence in this trace", severity="warning")
+        self._moved()
+
+    def action_replay(self) -> None:
+        self.player.restart()
+        self._moved()
+
+    def action_faster(self) -> None:
+        self.player.faster()
+        self._moved()
+
+    def action_slower(self) -> None:
+        self.player.slower()
+        self._moved()
+
+    def action_realtime(self) -> None:
+        self.player.toggle_realtime()
+        self._moved()
+
+    def action_layer(self) -> None:
+        self.query_one(Timeline).cycle_layer()
+
+    def action_search(self) -> None:
+        self.query_one("#search").focus()
+
+    def action_theme(self) -> None:
+        self.theme = next_theme(self.theme)
+        self.notify(f"Theme: {THEMES.get(self.theme, self.theme)}", timeout=2)
+
+    def action_open(self) -> None:
+        self.push_screen(
+            PromptDialog("Open a recording (a .jsonl file)", self.loaded.path), self._open
+        )
+
+    def _open(self, path: str | None) -> None:
+        if not path:
+            return
+        try:
+            loaded = load(path)
+        except RecordingError as e:
+            self.query_one(Banner).notice = f"Cannot open: {e}"
+            return
+        skipped = f" ({len(loaded.problems)} bad lines skipped)" if loaded.problems else ""
+        self.show_loaded(loaded, "replay", f"Opened {path}{skipped}")
+
+    def action_export(self) -> None:
+        jsonl, svg = export(self, self.loaded.trace, self.loaded.header, self.export_dir)
+        self.query_one(Banner).notice = f"Exported {jsonl} and {svg}"
+        self.notify(f"{jsonl}\n{svg}", title="Exported")
+
+    # -- live ----------------------------------------------------------------------------------
+    def action_run_default(self) -> None:
+        self._start_live(None)
+
+    def action_run_typed(self) -> None:
+        self.push_screen(
+            PromptDialog(
+                "Trace a docker run (through the proxy)",
+                "docker run --rm " + live.default_image() + " echo hi",
+            ),
+            self._typed,
+        )
+
+    def _typed(self, text: str | None) -> None:
+        if not text:
+            return
+        try:
+            self._start_live(live.parse_command(text))
+        except ValueError as e:
+            self.notify(str(e), severity="error")
+
+    def _start_live(self, args: list[str] | None) -> None:
+        if self.live_reason:
+            why = self.live_reason[0].upper() + self.live_reason[1:]
+            self.query_one(Banner).notice = f"{why}. `dockertrace doctor` tells more."
+            return
+        self._live_events = []
+        self.query_one(Banner).notice = "Starting the proxy and the probes…"
+        self._run_live(args)
+
+    @work(thread=True, exclusive=True, group="live")
+    def _run_live(self, args: list[str] | None) -> None:
+        live.run_live(args or live.default_command(), self.post_message)
+
+    @on(live.LiveStarted)
+    def _live_started(self, message: live.LiveStarted) -> None:
+        self._live_header = message.header
+        self.player.realtime = True
+        text = f"Tracing `{' '.join(message.argv)}` live; probes: {message.choices}"
+        self.show_loaded(Loaded(fold_events([], "")), "live", text)
+
+    @on(live.LiveEvent)
+    def _live_event(self, message: live.LiveEvent) -> None:
+        self._live_events.append(message.event)
+        now = self.clock()
+        if now - self._live_folded < 0.05:
+            return  # fold at most 20 times a second while events pour in
+        self._live_folded = now
+        self._show_live_so_far()
+
+    def _show_live_so_far(self) -> None:
+        events = sorted(self._live_events, key=lambda ev: ev.time_ns)
+        backend = str(self._live_header.get("backend", ""))
+        self.loaded = Loaded(fold_events(events, backend), self._live_header)
+        trace = self.loaded.trace
+        self.player.extend([ev.time_ns for ev in trace.events], step_starts(trace))
+        self.player.seek(len(trace.events) - 1)
+        self.refresh_scene()
+
+    @on(live.LiveFinished)
+    def _live_finished(self, message: live.LiveFinished) -> None:
+        header = message.header
+        loaded = Loaded(fold_events(message.events, str(header.get("backend", ""))), header)
+        out = (message.stdout + message.stderr).strip().replace("\n", "⏎ ")
+        note = f"docker exited {message.returncode}; printed: {out or '(nothing)'}. Replaying"
+        self.player.realtime = False
+        self.show_loaded(loaded, "live", note + " in slow motion (r replays, e exports).")
+
+    @on(live.LiveFailed)
+    def _live_failed(self, message: live.LiveFailed) -> None:
+        self.query_one(Banner).notice = f"Live run failed: {message.why}"
+
+    # -- panes ---------------------------------------------------------------------------------
+    @on(Timeline.Chosen)
+    def _chosen(self, message: Timeline.Chosen) -> None:
+        events = self.loaded.trace.events
+        if 0 <= message.index < len(events):
+            self.query_one(DetailPane).show(events[message.index], self.loaded.trace)
+
+    @on(Timeline.Seek)
+    def _seek(self, message: Timeline.Seek) -> None:
+        self.player.seek(message.index)
+        self._moved()
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("Play / pause", "Start or stop the playback", self.action_play_pause)
+        yield SystemCommand("Replay", "Play the run again from the start", self.action_replay)
+        yield SystemCommand("Real time", "Play at the speed it happened", self.action_realtime)
+        yield SystemCommand("Open a recording", "Read a .jsonl recording", self.action_open)
+        yield SystemCommand(
+            "Export", "Save the recording and an SVG screenshot", self.action_export
+        )
+        yield SystemCommand(
+            "Run live", "Trace docker run --rm IMAGE echo hi", self.action_run_default
+        )
+        yield SystemCommand("Trace a docker run…", "Type any docker run", self.action_run_typed)
+        yield SystemCommand("Next colour theme", "dark, light, high contrast", self.action_theme)

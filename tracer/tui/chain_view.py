@@ -1,0 +1,156 @@
+"""The chain as boxes and arrows: each box's pid and state, a token travelling the active hop."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.style import Style
+from rich.text import Text
+from textual.reactive import reactive
+from textual.widget import Widget
+
+from tracer.trace import BOXES, Box, Hop
+from tracer.tui.scene import BoxState, Scene
+
+NAMES: dict[Box, str] = {
+    "cli": "docker",
+    "socket": "socket",
+    "dockerd": "dockerd",
+    "containerd": "containerd",
+    "shim": "shim",
+    "runc": "runc",
+    "kernel": "kernel",
+}
+ROLE: dict[Box, str] = {
+    "cli": "CLI",
+    "socket": "API",
+    "dockerd": "daemon",
+    "containerd": "runtime",
+    "shim": "per task",
+    "runc": "OCI",
+    "kernel": "container",
+}
+MARK = {"idle": " ", "seen": "✓", "active": "▶", "exited": "■"}
+
+
+def box_geometry(width: int) -> tuple[int, int, int]:
+    """(box width, gap, left margin) so that seven boxes and their gaps fit in `width`."""
+    gap = 3 if width >= 7 * 12 + 6 * 3 else 1
+    box = max(6, min(18, (width - 6 * gap) // 7))
+    margin = max(0, (width - (7 * box + 6 * gap)) // 2)
+    return box, gap, margin
+
+
+class ChainView(Widget):
+    """Seven boxes from the docker CLI to the kernel, lit as the playhead crosses each hop."""
+
+    DEFAULT_CSS = """
+    ChainView {
+        height: 6;
+        padding: 0 0;
+    }
+    ChainView .chain-view--idle { background: $panel; color: $text-disabled; }
+    ChainView .chain-view--seen { background: $boost; color: $text; }
+    ChainView .chain-view--exited { background: $boost; color: $text-muted; }
+    ChainView .chain-view--active { background: $accent; color: $background; text-style: bold; }
+    ChainView .chain-view--arrow { color: $accent; text-style: bold; }
+    ChainView .chain-view--link { color: $text-disabled; }
+    ChainView .chain-view--token { color: $warning; text-style: bold; }
+    ChainView .chain-view--label { color: $text; text-style: bold; }
+    ChainView .chain-view--dim { color: $text-muted; }
+    """
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "chain-view--idle",
+        "chain-view--seen",
+        "chain-view--exited",
+        "chain-view--active",
+        "chain-view--arrow",
+        "chain-view--link",
+        "chain-view--token",
+        "chain-view--label",
+        "chain-view--dim",
+    }
+
+    scene: reactive[Scene | None] = reactive(None)
+    # Where the token is along the active hop: 0 at its source, 1 at its destination.
+    phase: reactive[float] = reactive(0.5)
+
+    def _style(self, name: str) -> Style:
+        return self.get_component_rich_style(f"chain-view--{name}")
+
+    def _box_lines(self, state: BoxState, width: int) -> list[str]:
+        name = NAMES[state.box]
+        if len(name) > width:
+            name = name[:width]
+        pid = f"pid {state.pid}" if state.pid else ROLE[state.box]
+        if state.box == "socket":
+            pid = state.note or ROLE["socket"]
+        status = state.note if state.note and state.box != "socket" else state.state
+        if state.state == "idle":
+            status = "·"
+        return [
+            name.center(width),
+            pid[:width].center(width),
+            f"{MARK[state.state]} {status}"[:width].center(width),
+        ]
+
+    def render(self) -> Text:
+        scene = self.scene
+        box_w, gap, margin = box_geometry(self.size.width or 80)
+        centers = {b: margin + i * (box_w + gap) + box_w // 2 for i, b in enumerate(BOXES)}
+        states = scene.boxes if scene else tuple(BoxState(b) for b in BOXES)
+        hop = scene.hop if scene else None
+        rows = [Text(" " * margin) for _ in range(3)]
+        for i, state in enumerate(states):
+            style = self._style(state.state)
+            for row, content in zip(rows, self._box_lines(state, box_w), strict=True):
+                row.append(content, style)
+            if i < len(states) - 1:
+                rows[0].append(" " * gap)
+                link = self._link(state.box, states[i + 1].box, hop, gap)
+                rows[1].append_text(link)
+                rows[2].append(" " * gap)
+        lines = [Text(""), *rows]
+        lines.extend(self._hop_lines(hop, centers, scene))
+        return Text("\n").join(lines)
+
+    def _link(self, left: Box, right: Box, hop: Hop | None, gap: int) -> Text:
+        if hop and {hop.src, hop.dst} == {left, right}:
+            arrow = "▶" if hop.dst == right else "◀"
+            return Text(arrow.center(gap, "━"), self._style("arrow"))
+        return Text("─" * gap, self._style("link"))
+
+    def _hop_lines(
+        self, hop: Hop | None, centers: dict[Box, int], scene: Scene | None
+    ) -> list[Text]:
+        width = self.size.width or 80
+        if hop is None:
+            waiting = "press space to play" if scene is None or scene.position < 0 else ""
+            return [Text(""), Text(waiting.center(width), self._style("dim"))]
+        a, b = centers[hop.src], centers[hop.dst]
+        line = Text(" " * min(a, b))
+        if a == b:
+            line.append("↻", self._style("arrow"))
+            token_at = a
+        else:
+            lo, hi = min(a, b), max(a, b)
+            body = ["━"] * (hi - lo + 1)
+            body[0], body[-1] = ("┗", "▶") if b > a else ("◀", "┛")
+            line.append("".join(body), self._style("arrow"))
+            token_at = round(a + (b - a) * max(0.0, min(1.0, self.phase)))
+        line.stylize(self._style("token"), token_at, token_at + 1)
+        chars = list(line.plain)
+        if 0 <= token_at < len(chars):
+            chars[token_at] = "●"
+        token_line = Text("".join(chars))
+        for span in line.spans:
+            token_line.stylize(span.style, span.start, span.end)
+        label = Text(no_wrap=True, overflow="ellipsis")
+        label.append(f"step {hop.step} · ", self._style("dim"))
+        label.append(hop.label, self._style("label"))
+        mid = (a + b) // 2
+        start = max(0, min(mid - label.cell_len // 2, width - label.cell_len))
+        label_line = Text(" " * start)
+        label_line.append_text(label)
+        label_line.truncate(width, overflow="ellipsis")
+        return [token_line, label_line]

@@ -1,0 +1,115 @@
+"""The selected event in full: HTTP with pretty JSON, decoded flags, argv, host and inner pids."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from rich.console import Group, RenderableType
+from rich.syntax import Syntax
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.widgets import Static
+
+from tracer.events import Event
+from tracer.trace import Trace
+from tracer.tui.describe import argv_text, describe, excerpt_text
+
+# detail keys shown in their own rows; the rest are listed under "more"
+SHOWN = {
+    "method",
+    "target",
+    "status",
+    "reason",
+    "body_json",
+    "argv",
+    "filename",
+    "flag_names",
+    "excerpt",
+    "stream",
+    "direction",
+    "headers",
+}
+
+
+def _json(value: Any) -> RenderableType:
+    text = json.dumps(value, indent=2, ensure_ascii=False, default=str)
+    return Syntax(text, "json", theme="ansi_dark", background_color="default", word_wrap=True)
+
+
+def pids_line(ev: Event, trace: Trace | None) -> str:
+    parts = [f"pid {ev.pid}" if ev.pid else "pid —"]
+    if ev.tid and ev.tid != ev.pid:
+        parts.append(f"tid {ev.tid}")
+    if ev.ppid:
+        parts.append(f"ppid {ev.ppid}")
+    if ev.comm:
+        parts.append(f"({ev.comm})")
+    box = trace.container if trace else None
+    if box and box.host_pid and ev.pid == box.host_pid and box.ns_pid is not None:
+        how = f"; {box.ns_pid_how}" if box.ns_pid_how else ""
+        parts.append(f"= pid {box.ns_pid} inside the container{how}")
+    return " ".join(parts)
+
+
+def event_view(ev: Event, trace: Trace | None) -> RenderableType:
+    d = ev.detail
+    start = trace.start_ns if trace else ev.time_ns
+    head = Text()
+    head.append(ev.kind, "bold")
+    head.append(f" · {ev.layer} · {ev.source} · +{(ev.time_ns - start) / 1e6:.3f} ms")
+    rows = Table.grid(padding=(0, 1))
+    rows.add_column(style="bold", no_wrap=True)
+    rows.add_column(ratio=1)
+    rows.add_row("what", describe(ev))
+    rows.add_row("pids", pids_line(ev, trace))
+    if "argv" in d:
+        rows.add_row("argv", argv_text(d["argv"]))
+    if "filename" in d:
+        rows.add_row("file", str(d["filename"]))
+    if d.get("flag_names"):
+        rows.add_row("flags", "\n".join(map(str, d["flag_names"])))
+    if "excerpt" in d:
+        rows.add_row("bytes", f"{d.get('stream', 'raw')} {excerpt_text(d['excerpt'])}")
+    if "status" in d:
+        rows.add_row("status", f"{d['status']} {d.get('reason', '')}")
+    more = {k: v for k, v in d.items() if k not in SHOWN}
+    parts: list[RenderableType] = [head, rows]
+    if "body_json" in d and d["body_json"] is not None:
+        parts += [Text("body", "bold"), _json(d["body_json"])]
+    if isinstance(d.get("headers"), dict | list) and d["headers"]:
+        parts += [Text("headers", "bold"), _json(d["headers"])]
+    if more:
+        parts += [Text("more", "bold"), _json(more)]
+    return Group(*parts)
+
+
+class DetailPane(VerticalScroll):
+    """Everything known about one event."""
+
+    DEFAULT_CSS = """
+    DetailPane {
+        border: round $primary 50%;
+        border-title-color: $text;
+        padding: 0 1;
+        height: 1fr;
+        scrollbar-size-vertical: 1;
+    }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.border_title = "Event"
+        self.event: Event | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static(Text("No event selected yet.", "dim"), id="body")
+
+    def show(self, ev: Event | None, trace: Trace | None) -> None:
+        if ev is self.event:
+            return
+        self.event = ev
+        body = self.query_one("#body", Static)
+        body.update(event_view(ev, trace) if ev else Text("No event selected yet.", "dim"))

@@ -1,0 +1,132 @@
+"""Live runs: a LiveSession in a worker thread, its events reaching the app only by messages."""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from textual.message import Message
+
+from tracer.events import Event
+
+DEFAULT_IMAGES = ("alpine:latest", "dockertrace/busybox:latest")
+LIVE_NEEDS = ("daemon", "privileges", "bcc", "tracefs", "socket", "docker CLI")
+
+
+@dataclass
+class LiveEvent(Message):
+    """One event observed during a live run."""
+
+    event: Event
+
+
+@dataclass
+class LiveStarted(Message):
+    """The session is up: its recording header and why it chose its probe backend."""
+
+    header: dict[str, Any]
+    choices: str
+    argv: list[str]
+
+
+@dataclass
+class LiveFinished(Message):
+    """The docker command ended; every event of the run, and what the command printed."""
+
+    events: list[Event]
+    header: dict[str, Any]
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@dataclass
+class LiveFailed(Message):
+    """The run could not be made; why, in words for the screen."""
+
+    why: str
+    events: list[Event] = field(default_factory=list)
+
+
+def unavailable() -> str | None:
+    """Why live tracing cannot run here (doctor's verdict, in a line), or None when it can."""
+    from tracer import doctor
+
+    report = doctor.diagnose(load_bcc=False)
+    if report.live_possible:
+        return None
+    failed = [c for c in report.checks if not c.ok and c.name in LIVE_NEEDS]
+    why = "; ".join(f"{c.name}: {c.found}" for c in failed) or "a layer is missing"
+    return f"live tracing is not possible here ({why})"
+
+
+def default_image() -> str:
+    """alpine where it is here, else the offline busybox image."""
+    from tracer.session import demo_image
+
+    image = demo_image()
+    for candidate in DEFAULT_IMAGES:
+        if candidate.removesuffix(":latest") == image:
+            return candidate if candidate.startswith("dockertrace/") else image
+    return image
+
+
+def default_command() -> list[str]:
+    return ["run", "--rm", default_image(), "echo", "hi"]
+
+
+def parse_command(text: str) -> list[str]:
+    """`docker run --rm alpine echo hi` -> ["run", "--rm", "alpine", "echo", "hi"]; ValueError
+    for anything that is not a `docker run`."""
+    try:
+        words = shlex.split(text)
+    except ValueError as e:
+        raise ValueError(f"cannot split the command: {e}") from e
+    if words and words[0] == "docker":
+        words = words[1:]
+    if not words or words[0] != "run":
+        raise ValueError("type a `docker run ...` command (e.g. docker run --rm alpine echo hi)")
+    return words
+
+
+def choices_text(session: Any) -> str:
+    """Which probe backend runs, and why the better ones do not, in one line."""
+    from tracer.probes.base import describe
+
+    return " ".join(describe(session.choices, session.backend).split())
+
+
+def run_live(args: list[str], post: Callable[[Message], object]) -> None:
+    """Blocking: start a session, run `docker ARGS` through it, post every event and the end.
+    Meant for a thread worker; `post` must be thread-safe (Textual's post_message is)."""
+    from tracer.session import LiveSession
+
+    def sink(ev: Event) -> None:
+        post(LiveEvent(ev))
+
+    session = LiveSession(sink=sink)
+    try:
+        session.start()
+        post(LiveStarted(dict(session.header), choices_text(session), ["docker", *args]))
+        done = session.run_docker(args)
+        post(
+            LiveFinished(
+                list(session.events),
+                dict(session.header),
+                done.returncode,
+                _text(done.stdout),
+                _text(done.stderr),
+            )
+        )
+    except Exception as e:  # the session's failures are shown on screen, whatever they are
+        post(LiveFailed(f"{type(e).__name__}: {e}", list(getattr(session, "events", []))))
+    finally:
+        session.close()
+
+
+def _text(data: object) -> str:
+    if isinstance(data, bytes):
+        return data.decode("utf-8", "replace")
+    return str(data or "")

@@ -1,0 +1,160 @@
+"""What the screen shows at a playhead: a pure function of a Trace and an event index."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tracer.events import Event
+from tracer.trace import BOXES, Box, Hop, Trace
+
+# Which event layers speak for which box of the chain.
+BOX_LAYERS: dict[Box, tuple[str, ...]] = {
+    "cli": ("cli",),
+    "socket": ("proxy",),
+    "dockerd": ("dockerd",),
+    "containerd": ("containerd",),
+    "shim": ("shim",),
+    "runc": ("runc",),
+    "kernel": ("container", "kernel"),
+}
+LAYER_BOX: dict[str, Box] = {layer: box for box, layers in BOX_LAYERS.items() for layer in layers}
+
+
+@dataclass(frozen=True)
+class BoxState:
+    """One box of the chain at the playhead."""
+
+    box: Box
+    pid: int | None = None  # the latest pid seen in this box's layers
+    state: str = "idle"  # idle | seen | active | exited
+    note: str = ""  # e.g. "3 req" for the socket, "exit 0" after proc.exit
+
+
+@dataclass(frozen=True)
+class StepState:
+    """One step as it stands at the playhead."""
+
+    number: int
+    shown: str  # observed | skipped | missing | pending (not reached yet)
+    offset_ns: int | None  # since the start of the trace, when observed by now
+    current: bool
+
+
+@dataclass(frozen=True)
+class Scene:
+    """Everything the widgets draw for one playhead position."""
+
+    position: int  # index into trace.events; -1 before the first event
+    time_ns: int  # the playhead's time (the current event's)
+    boxes: tuple[BoxState, ...]
+    steps: tuple[StepState, ...]
+    hop: Hop | None  # the active hop: the latest one crossed by now
+    hops_done: int  # how many hops have been crossed by now
+    event: Event | None  # the current event
+    finished: bool  # the playhead is on the last event
+
+    def box(self, name: Box) -> BoxState:
+        return next(b for b in self.boxes if b.box == name)
+
+    @property
+    def current_step(self) -> int | None:
+        return next((s.number for s in self.steps if s.current), None)
+
+    @property
+    def active_boxes(self) -> tuple[Box, ...]:
+        return tuple(b.box for b in self.boxes if b.state == "active")
+
+
+def _box_states(trace: Trace, upto: int, hop: Hop | None) -> tuple[BoxState, ...]:
+    pids: dict[Box, int] = {}
+    seen: set[Box] = set()
+    exited: dict[Box, str] = {}
+    requests = 0
+    for ev in trace.events[: upto + 1]:
+        box = LAYER_BOX.get(ev.layer)
+        if box is None:
+            continue
+        seen.add(box)
+        if ev.kind == "http.request":
+            requests += 1
+        if ev.pid and box != "socket":
+            if ev.kind == "proc.exit":
+                code = ev.detail.get("exit_code")
+                exited[box] = f"exit {code}" if code is not None else "exited"
+            elif pids.get(box) != ev.pid:
+                exited.pop(box, None)
+            pids[box] = ev.pid
+    for h in trace.hops:
+        if upto >= 0 and h.time_ns <= trace.events[upto].time_ns:
+            seen.update((h.src, h.dst))
+    active = {hop.src, hop.dst} if hop else set()
+    states = []
+    for box in BOXES:
+        if box in active:
+            state = "active"
+        elif box in exited:
+            state = "exited"
+        elif box in seen:
+            state = "seen"
+        else:
+            state = "idle"
+        note = exited.get(box, "")
+        if box == "socket" and requests:
+            note = f"{requests} req"
+        states.append(BoxState(box, pids.get(box), state, note))
+    return tuple(states)
+
+
+def _step_states(trace: Trace, time_ns: int, finished: bool) -> tuple[StepState, ...]:
+    current = trace.step_at(time_ns) if time_ns else None
+    reached = [s.number for s in trace.steps if s.start_ns is not None and s.start_ns <= time_ns]
+    last_reached = max(reached, default=0)
+    out = []
+    for s in trace.steps:
+        if s.start_ns is not None and s.start_ns <= time_ns:
+            shown = "observed"
+        elif s.status != "observed" and (finished or s.number < last_reached):
+            shown = s.status
+        else:
+            shown = "pending"
+        offset = s.start_ns - trace.start_ns if shown == "observed" and s.start_ns else None
+        if shown == "observed" and s.start_ns == trace.start_ns:
+            offset = 0
+        out.append(StepState(s.number, shown, offset, s.number == current))
+    return tuple(out)
+
+
+def scene_at(trace: Trace, position: int) -> Scene:
+    """The scene with the playhead on event `position` (clamped; -1 means before the start)."""
+    position = max(-1, min(position, len(trace.events) - 1))
+    event = trace.events[position] if position >= 0 else None
+    time_ns = event.time_ns if event else 0
+    finished = position == len(trace.events) - 1
+    crossed = [h for h in trace.hops if event is not None and h.time_ns <= time_ns]
+    hop = crossed[-1] if crossed else None
+    return Scene(
+        position=position,
+        time_ns=time_ns,
+        boxes=_box_states(trace, position, hop) if event else _box_states(trace, -1, None),
+        steps=_step_states(trace, time_ns, finished),
+        hop=hop,
+        hops_done=len(crossed),
+        event=event,
+        finished=finished,
+    )
+
+
+def step_starts(trace: Trace) -> dict[int, int]:
+    """Step number -> index in trace.events of the step's first evidence."""
+    index = {id(ev): i for i, ev in enumerate(trace.events)}
+    out: dict[int, int] = {}
+    for s in trace.steps:
+        if not s.evidence:
+            continue
+        first = s.evidence[0]
+        i = index.get(id(first))
+        if i is None:  # evidence that is an equal copy, not the same object
+            i = next((j for j, ev in enumerate(trace.events) if ev == first), None)
+        if i is not None:
+            out[s.number] = i
+    return out

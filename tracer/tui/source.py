@@ -1,0 +1,75 @@
+"""Where the app's trace comes from: a recording file, folded by the chain, or an empty start."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tracer.events import Event
+from tracer.record import Problem, read_recording
+from tracer.trace import STEP_TITLES, Step, Trace
+
+ASSETS = Path(__file__).resolve().parents[2] / "assets"
+BUNDLED_NAMES = ("run-echo-hi.jsonl",)
+
+
+def bundled_recording() -> Path | None:
+    """The demo recording shipped in assets/, if this checkout has one."""
+    for name in BUNDLED_NAMES:
+        path = ASSETS / name
+        if path.is_file():
+            return path
+    return None
+
+
+def fold_events(events: list[Event], backend: str = "") -> Trace:
+    """The chain's fold of the main run in the events (an empty trace when there is none)."""
+    from tracer.chain import fold
+
+    if not events:
+        return empty_trace(backend)
+    try:
+        return fold(events, backend=backend)
+    except IndexError:  # events, but no run among them (no API call seen yet)
+        return Trace(
+            steps=tuple(Step(n, "missing", reason="no docker run seen yet") for n in STEP_TITLES),
+            hops=(),
+            events=tuple(sorted(events, key=lambda ev: ev.time_ns)),
+            backend=backend,
+        )
+
+
+def empty_trace(backend: str = "") -> Trace:
+    return Trace(
+        steps=tuple(Step(n, "missing", reason="nothing traced yet") for n in STEP_TITLES),
+        hops=(),
+        events=(),
+        backend=backend,
+    )
+
+
+@dataclass
+class Loaded:
+    """A trace with the header and file it came from."""
+
+    trace: Trace
+    header: dict[str, Any] = field(default_factory=dict)
+    path: str = ""
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def events(self) -> list[Event]:
+        return list(self.trace.events)
+
+    @property
+    def name(self) -> str:
+        return os.path.basename(self.path) if self.path else ""
+
+
+def load(path: str | os.PathLike[str]) -> Loaded:
+    """Read and fold a recording (raises tracer.record.RecordingError when it cannot be read)."""
+    rec = read_recording(path)
+    backend = str(rec.header.get("backend", ""))
+    return Loaded(fold_events(rec.events, backend), rec.header, str(path), rec.problems)

@@ -1,0 +1,149 @@
+"""The seven steps with status and time since the start, the current one lit, and its story."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.console import Group, RenderableType
+from rich.style import Style
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.widgets import Static
+
+from tracer.trace import Check, Trace
+from tracer.tui.scene import Scene
+
+# Short titles for a narrow column; the full title (tracer.trace.STEP_TITLES) shows below.
+SHORT_TITLES: dict[int, str] = {
+    1: "CLI builds HTTP requests",
+    2: "HTTP over the Unix socket",
+    3: "dockerd prepares the container",
+    4: "containerd → shim → runc",
+    5: "runc makes namespaces",
+    6: "kernel runs the command",
+    7: "output travels back",
+}
+ICONS = {"observed": "✓", "skipped": "↷", "missing": "✗", "pending": "·"}
+
+
+def check_text(check: Check) -> str:
+    if check.agrees is None:
+        return f"“{check.story}”: not enough evidence here to say."
+    if check.agrees:
+        return f"“{check.story}”: yes — {check.observed}"
+    return f"“{check.story}” — here: {check.observed}"
+
+
+def checks_shown(trace: Trace, scene: Scene) -> list[Check]:
+    """The reality checks whose evidence the playhead has reached (all of them at the end)."""
+    return [
+        c
+        for c in trace.checks
+        if scene.finished or (c.evidence and c.evidence[0].time_ns <= scene.time_ns)
+    ]
+
+
+class StepList(VerticalScroll):
+    """The step table, then the current step's title, summary, facts and reality checks."""
+
+    DEFAULT_CSS = """
+    StepList {
+        border: round $primary 50%;
+        border-title-color: $text;
+        padding: 0 1;
+        height: 1fr;
+        scrollbar-size-vertical: 1;
+    }
+    StepList > Static { width: 1fr; }
+    StepList .step-list--current { background: $accent 35%; text-style: bold; }
+    StepList .step-list--observed { color: $success; }
+    StepList .step-list--skipped { color: $warning; }
+    StepList .step-list--missing { color: $error; text-style: bold; }
+    StepList .step-list--pending { color: $text-disabled; }
+    StepList .step-list--check { color: $warning; }
+    StepList .step-list--dim { color: $text-muted; }
+    """
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "step-list--current",
+        "step-list--observed",
+        "step-list--skipped",
+        "step-list--missing",
+        "step-list--pending",
+        "step-list--check",
+        "step-list--dim",
+    }
+
+    def __init__(self, trace: Trace, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.trace = trace
+        self.scene: Scene | None = None
+        self.border_title = "Steps"
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="steps")
+        yield Static(id="story")
+
+    def _style(self, name: str) -> Style:
+        return self.get_component_rich_style(f"step-list--{name}")
+
+    def show(self, trace: Trace, scene: Scene) -> None:
+        self.trace = trace
+        self.scene = scene
+        if self.is_mounted:
+            self.query_one("#steps", Static).update(self._table())
+            self.query_one("#story", Static).update(self._story())
+
+    def on_mount(self) -> None:
+        if self.scene is not None:
+            self.show(self.trace, self.scene)
+
+    def _table(self) -> RenderableType:
+        table = Table.grid(expand=True, padding=(0, 1))
+        table.add_column(width=1)
+        table.add_column(width=1)
+        table.add_column(ratio=1, no_wrap=True, overflow="ellipsis")
+        table.add_column(justify="right", no_wrap=True, min_width=8)
+        if self.scene is None:
+            return table
+        for st in self.scene.steps:
+            status = self._style(st.shown)
+            when = f"+{st.offset_ns / 1e9:.3f}s" if st.offset_ns is not None else st.shown
+            when = "" if st.shown == "pending" else when
+            row_style = self._style("current") if st.current else None
+            table.add_row(
+                Text(ICONS[st.shown], status),
+                str(st.number),
+                SHORT_TITLES[st.number],
+                Text(when, status if st.offset_ns is None else self._style("dim")),
+                style=row_style,
+            )
+        return table
+
+    def _story(self) -> RenderableType:
+        scene = self.scene
+        if scene is None or self.trace is None:
+            return Text("")
+        parts: list[RenderableType] = [Text("")]
+        number = scene.current_step
+        if number is not None:
+            step = self.trace.step(number)
+            parts.append(Text(f"Step {number}: {step.title}", "bold"))
+            for line in (step.summary, *step.facts):
+                if line:
+                    parts.append(Text(line))
+            if step.error:
+                parts.append(Text(f"failed: {step.error}", self._style("missing")))
+        elif scene.position < 0:
+            parts.append(Text("Before the first event. space plays, n steps.", self._style("dim")))
+        for st in scene.steps:
+            if st.shown in ("missing", "skipped"):
+                reason = self.trace.step(st.number).reason or "no evidence"
+                parts.append(Text(f"Step {st.number} {st.shown}: {reason}", self._style(st.shown)))
+        for check in checks_shown(self.trace, scene):
+            parts.append(Text("Reality check: " + check_text(check), self._style("check")))
+        if scene.finished and self.trace.container and self.trace.container.output:
+            out = self.trace.container.output.rstrip("\n")
+            parts.append(Text(f"Output: {out}", "bold"))
+        return Group(*parts)

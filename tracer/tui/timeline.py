@@ -1,0 +1,164 @@
+"""Every event played so far, by layer and by search; the cursor follows the playhead."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.coordinate import Coordinate
+from textual.message import Message
+from textual.widgets import DataTable, Input, Static
+
+from tracer.events import Event
+from tracer.trace import Trace
+from tracer.tui.describe import describe
+
+LAYER_FILTERS: tuple[str, ...] = (
+    "all",
+    "cli",
+    "proxy",
+    "dockerd",
+    "containerd",
+    "shim",
+    "runc",
+    "container",
+    "kernel",
+)
+
+
+def matches(ev: Event, layer: str, search: str) -> bool:
+    if layer != "all" and ev.layer != layer:
+        return False
+    if not search:
+        return True
+    hay = f"{ev.kind} {ev.layer} {ev.comm} {ev.pid} {describe(ev)}".lower()
+    return search.lower() in hay
+
+
+class Timeline(Vertical):
+    """A table of events up to the playhead, with a layer filter and a search box above it."""
+
+    DEFAULT_CSS = """
+    Timeline {
+        border: round $primary 50%;
+        border-title-color: $text;
+        height: 1fr;
+    }
+    Timeline > Horizontal { height: 1; }
+    Timeline #filter { width: auto; padding: 0 1; color: $text-muted; }
+    Timeline Input { border: none; height: 1; width: 1fr; padding: 0 1; background: $boost; }
+    Timeline Input:focus { border: none; background: $accent 25%; }
+    Timeline DataTable { height: 1fr; scrollbar-size-vertical: 1; overflow-x: hidden; }
+    """
+
+    @dataclass
+    class Chosen(Message):
+        """The user moved the cursor onto an event (its index in the trace)."""
+
+        index: int
+
+    @dataclass
+    class Seek(Message):
+        """The user picked an event (Enter or click): move the playhead there."""
+
+        index: int
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.border_title = "Timeline"
+        self.layer_filter = "all"
+        self.search_text = ""
+        self._trace: Trace | None = None
+        self._played = -1  # the playhead position the rows were built up to
+
+    def compose(self) -> ComposeResult:
+        with Horizontal():
+            yield Static(self._filter_text(), id="filter")
+            yield Input(placeholder="/ search events", id="search")
+        table: DataTable[str] = DataTable(cursor_type="row", zebra_stripes=True)
+        yield table
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        table.add_column("+ms", key="t", width=6)
+        table.add_column("layer", key="layer", width=9)
+        table.add_column("what", key="what")
+
+    def _filter_text(self) -> str:
+        return f"layer: {self.layer_filter} (l)"
+
+    @property
+    def table(self) -> DataTable[str]:
+        return self.query_one(DataTable)
+
+    def show(self, trace: Trace, position: int) -> None:
+        """Show the events up to `position`, adding rows when it only moved forward."""
+        if trace is not self._trace or position < self._played:
+            self._trace = trace
+            self._played = -1
+            self.table.clear()
+        start = self._played + 1
+        self._played = position
+        for i in range(start, position + 1):
+            ev = trace.events[i]
+            if matches(ev, self.layer_filter, self.search_text):
+                self._add(trace, i, ev)
+        self.call_after_refresh(self._follow, position)
+
+    def _add(self, trace: Trace, i: int, ev: Event) -> None:
+        offset = (ev.time_ns - trace.start_ns) / 1e6
+        self.table.add_row(
+            f"{offset:6.1f}",
+            ev.layer,
+            describe(ev),
+            key=str(i),
+        )
+
+    def _follow(self, position: int) -> None:
+        table = self.table
+        if not table.row_count:
+            return
+        row = table.row_count - 1
+        for r in range(table.row_count - 1, -1, -1):
+            if int(table.coordinate_to_cell_key(Coordinate(r, 0)).row_key.value or -1) <= position:
+                row = r
+                break
+        table.move_cursor(row=row, animate=False)
+
+    def refilter(self) -> None:
+        trace, played = self._trace, self._played
+        if trace is None:
+            return
+        self._played = -1
+        self.table.clear()
+        self.show(trace, played)
+        self.query_one("#filter", Static).update(self._filter_text())
+
+    def cycle_layer(self) -> str:
+        i = LAYER_FILTERS.index(self.layer_filter)
+        self.layer_filter = LAYER_FILTERS[(i + 1) % len(LAYER_FILTERS)]
+        self.refilter()
+        return self.layer_filter
+
+    @on(Input.Changed, "#search")
+    def _search_changed(self, message: Input.Changed) -> None:
+        self.search_text = message.value.strip()
+        self.refilter()
+
+    @on(Input.Submitted, "#search")
+    def _search_done(self) -> None:
+        self.table.focus()
+
+    @on(DataTable.RowHighlighted)
+    def _highlighted(self, message: DataTable.RowHighlighted) -> None:
+        message.stop()
+        if message.row_key.value is not None:
+            self.post_message(self.Chosen(int(message.row_key.value)))
+
+    @on(DataTable.RowSelected)
+    def _selected(self, message: DataTable.RowSelected) -> None:
+        message.stop()
+        if message.row_key.value is not None:
+            self.post_message(self.Seek(int(message.row_key.value)))
