@@ -157,7 +157,10 @@ class LiveStage:
             demo_image=self.demo_image,
             lesson_steps=step_windows(sorted(self.results.items())),
         )
-        write_recording(path, header, self.events(0))
+        # Only what happened while an action ran: between steps there is nothing to replay.
+        windows = [(r.start_ns, r.end_ns) for r in self.results.values()]
+        kept = [e for e in self.events(0) if any(a <= e.time_ns <= b for a, b in windows)]
+        write_recording(path, header, kept)
 
 
 def _processes(stage: LiveStage, args: list[str]) -> ActionResult:
