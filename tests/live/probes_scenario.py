@@ -5,13 +5,13 @@ from __future__ import annotations
 import os
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from bench.exec_storm import MARK, ExecStorm
 from tracer.events import Event
 from tracer.probes.base import choose_backend
-from tracer.probes.leftovers import leftovers
+from tracer.probes.leftovers import held_maps, map_name
 
 
 @dataclass
@@ -25,17 +25,23 @@ class Observed:
     ready_seconds: float
     storm_pids: list[int]
     storm_execs: int
+    map_ids: list[int] = field(default_factory=list)
     leftovers_after_close: list[str] = field(default_factory=list)
 
     def of(self, kind: str, pred: Callable[[Event], bool] = lambda e: True) -> list[Event]:
         return [e for e in self.events if e.kind == kind and pred(e)]
 
 
-def wait_clean(timeout: float = 3.0) -> list[str]:
-    """The kernel frees BPF maps a moment after their last fd closes: poll until clean."""
+def wait_clean(
+    map_ids: Iterable[int] = (), instance: str | None = None, timeout: float = 3.0
+) -> list[str]:
+    """What is left of one run: its BPF maps (by id: other runs may hold maps of the same names)
+    and its tracefs instance. The kernel frees maps a moment after their last fd closes."""
     deadline = time.monotonic() + timeout
     while True:
-        left = leftovers()
+        left = [f"BPF map {i} {name}" for i in map_ids if (name := map_name(i)) is not None]
+        if instance and os.path.exists(instance):
+            left.append(f"tracefs instance {instance}")
         if not left or time.monotonic() > deadline:
             return left
         time.sleep(0.1)
@@ -48,6 +54,8 @@ def traced_docker_run(backend: str, image: str, storm_workers: int = 3) -> Obser
     try:
         source, _ = choose_backend(forced=backend)
         source.start(events.append, seed_pids=[os.getpid()])
+        map_ids = list(held_maps(os.getpid()))
+        instance = getattr(source, "instance", None)
         try:
             done = subprocess.run(
                 ["docker", "run", "--rm", image, "echo", "hi"],
@@ -73,7 +81,8 @@ def traced_docker_run(backend: str, image: str, storm_workers: int = 3) -> Obser
         ready_seconds=source.ready_seconds,
         storm_pids=storm.pids,
         storm_execs=storm.count,
-        leftovers_after_close=wait_clean(),
+        map_ids=map_ids,
+        leftovers_after_close=wait_clean(map_ids, instance),
     )
 
 

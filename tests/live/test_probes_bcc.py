@@ -94,4 +94,5 @@ def test_no_storm_exec_reaches_user_space(run: Observed) -> None:
 def test_events_serialise_and_nothing_is_left(run: Observed) -> None:
     for e in run.events:
         assert Event.from_json(e.to_json()) == Event.from_json(e.to_json())
+    assert len(run.map_ids) == 7  # all of ours were held while it ran
     assert run.leftovers_after_close == []

@@ -132,10 +132,15 @@ def is_runc_init(filename: str, argv: Sequence[str]) -> bool:
 
 
 def layer_of_exec(
-    filename: str, argv: Sequence[str], old_layer: Layer | None, old_comm: str
+    filename: str,
+    argv: Sequence[str],
+    old_layer: Layer | None,
+    old_comm: str,
+    runc_sibling: bool = False,
 ) -> Layer:
     """The layer of a process right after it exec'd `filename`: by what it runs, and for the
-    container's first process by who exec'd it (runc's last stage)."""
+    container's first process by who exec'd it: runc's last stage, known by its name or, where
+    names lag (tracefs), by how it was made (`runc_sibling`: a runc process's CLONE_PARENT)."""
     base = os.path.basename(filename)
     if base in ("docker", "docker.exe"):
         return "cli"
@@ -152,6 +157,8 @@ def layer_of_exec(
     ):
         return old_layer  # a program re-executing itself (dockerd's and runc's re-exec)
     if old_comm == RUNC_INIT_STAGE or old_layer == "container":
+        return "container"
+    if old_layer == "runc" and runc_sibling:
         return "container"
     return "kernel"
 

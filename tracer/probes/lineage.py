@@ -21,6 +21,7 @@ class Known:
     ppid: int
     layer: Layer
     comm: str
+    runc_sibling: bool = False  # made by a runc process with CLONE_PARENT: one of runc's stages
 
 
 class Lineage:
@@ -60,8 +61,13 @@ class Lineage:
     def on_fork(self, parent: int, child: int, clone_flags: int, child_comm: str) -> Known:
         """A new process; with CLONE_PARENT it is a sibling of the caller, not its child."""
         p = self.get(parent)
-        ppid = p.ppid if clone_flags & CLONE_PARENT else parent
-        known = Known(ppid, p.layer, child_comm or p.comm)
+        sibling = bool(clone_flags & CLONE_PARENT)
+        known = Known(
+            p.ppid if sibling else parent,
+            p.layer,
+            child_comm or p.comm,
+            runc_sibling=sibling and p.layer == "runc",
+        )
         self._known[child] = known
         return known
 
@@ -70,7 +76,8 @@ class Lineage:
     ) -> Known:
         known = self.get(pid)
         before = old_comm or known.comm
-        known.layer = layer_of_exec(filename, argv, known.layer, before)
+        known.layer = layer_of_exec(filename, argv, known.layer, before, known.runc_sibling)
+        known.runc_sibling = False
         owner = PROC_EXE.fullmatch(filename)
         if known.layer == "kernel" and owner and int(owner[1]) in self._known:
             # /proc/N/exe: N's program run again (runc runs dockerd's libnetwork-setkey hook so)

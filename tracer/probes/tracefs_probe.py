@@ -1,0 +1,263 @@
+"""The tracefs backend: a private trace instance that follows the engine's processes by itself.
+
+No compiler, no headers: the same tracepoints as the bcc program, enabled in an instance of our
+own. `set_event_pid` holds the threads of dockerd, containerd, the shims and the seeds, and
+`options/event-fork` makes the kernel add every child they fork (and drop it at exit): the
+process-tree filter happens in the kernel here too.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import errno
+import os
+import select
+import signal
+import threading
+import time
+from collections.abc import Iterable
+from typing import Any
+
+import psutil
+
+from tracer.probes import procs
+from tracer.probes.base import EventSource, tracefs_root
+from tracer.probes.leftovers import INSTANCE_PREFIX
+from tracer.probes.lineage import Lineage
+from tracer.probes.tracefs_decode import SYSCALLS, HostView, Mount, TracefsDecoder
+from tracer.probes.tracefs_parse import parse_line
+
+# tracepoint -> filter ("" for none)
+EVENTS: dict[str, str] = {
+    "sched/sched_process_exec": "",
+    "sched/sched_process_fork": "",
+    "sched/sched_process_exit": "group_dead == 1",
+    "signal/signal_deliver": "sa_handler == 0",
+    "syscalls/sys_enter_exit_group": "",
+    **{f"syscalls/sys_{edge}_{call}": "" for call in SYSCALLS for edge in ("enter", "exit")},
+}
+BUFFER_KB = 4096  # per CPU
+POLL_MS = 100
+
+
+def _read(path: str) -> str | None:
+    try:
+        with open(path, "rb") as f:
+            return f.read().decode(errors="replace")
+    except OSError:
+        return None
+
+
+def proc_cmdline(pid: int) -> list[str] | None:
+    raw = _read(f"/proc/{pid}/cmdline")
+    return raw.rstrip("\0").split("\0") if raw else None
+
+
+def proc_comm(pid: int) -> str | None:
+    raw = _read(f"/proc/{pid}/comm")
+    return raw.strip() if raw else None
+
+
+def proc_tgid(tid: int) -> int | None:
+    raw = _read(f"/proc/{tid}/status")
+    for line in (raw or "").splitlines():
+        if line.startswith("Tgid:"):
+            return int(line.split()[1])
+    return None
+
+
+def proc_mounts(pid: int) -> dict[str, Mount] | None:
+    raw = _read(f"/proc/{pid}/mountinfo")
+    if raw is None:
+        return None
+    table: dict[str, Mount] = {}
+    for line in raw.splitlines():
+        left, _, right = line.partition(" - ")
+        fields, tail = left.split(), right.split()
+        if len(fields) >= 5 and len(tail) >= 2:
+            table[fields[0]] = (tail[0], tail[1], fields[4])
+    return table
+
+
+def proc_mnt_ns(pid: int) -> str | None:
+    try:
+        return os.readlink(f"/proc/{pid}/ns/mnt")
+    except OSError:
+        return None
+
+
+def host_view() -> HostView:
+    return HostView(proc_cmdline, proc_comm, proc_tgid, proc_mounts, proc_mnt_ns)
+
+
+def threads_of(pid: int) -> list[int]:
+    try:
+        return [int(t) for t in os.listdir(f"/proc/{pid}/task")]
+    except OSError:
+        return []
+
+
+def clean_stale_instances(root: str) -> list[str]:
+    """Remove instances left by dead runs (a `kill -9`): their pid is gone or was reused."""
+    removed = []
+    base = os.path.join(root, "instances")
+    for name in os.listdir(base) if os.path.isdir(base) else []:
+        if not name.startswith(INSTANCE_PREFIX):
+            continue
+        path = os.path.join(base, name)
+        try:
+            pid = int(name.removeprefix(INSTANCE_PREFIX))
+            alive = (
+                psutil.pid_exists(pid)
+                and psutil.Process(pid).create_time() <= os.stat(path).st_ctime + 1
+            )
+        except (ValueError, psutil.Error, OSError):
+            alive = False
+        if not alive and remove_instance(path):
+            removed.append(path)
+    return removed
+
+
+def remove_instance(path: str, attempts: int = 20) -> bool:
+    with contextlib.suppress(OSError), open(os.path.join(path, "events", "enable"), "w") as f:
+        f.write("0")
+    for _ in range(attempts):
+        try:
+            os.rmdir(path)
+            return True
+        except FileNotFoundError:
+            return True
+        except OSError as e:
+            if e.errno != errno.EBUSY:
+                return False
+            time.sleep(0.05)
+    return False
+
+
+class TracefsSource(EventSource):
+    """Tracepoints through a private tracefs instance, parsed from its trace_pipe."""
+
+    name = "tracefs"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.root = tracefs_root() or "/sys/kernel/tracing"
+        self.instance = os.path.join(self.root, "instances", f"{INSTANCE_PREFIX}{os.getpid()}")
+        self.lineage = Lineage(self_pid=os.getpid())
+        self.decoder = TracefsDecoder(self.lineage, host_view())
+        self._fd: int | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.stale_removed: list[str] = []
+        self.lines = 0
+        self.unparsed = 0
+
+    def _write(self, rel: str, value: str, append: bool = False) -> None:
+        # Without O_TRUNC, set_event_pid keeps what it holds (the kernel's own additions too).
+        flags = os.O_WRONLY | (0 if append else os.O_TRUNC)
+        fd = os.open(os.path.join(self.instance, rel), flags)
+        try:
+            os.write(fd, value.encode())
+        finally:
+            os.close(fd)
+
+    def _start(self, seed_pids: list[int]) -> None:
+        self.stale_removed = clean_stale_instances(self.root)
+        if os.path.exists(self.instance):
+            remove_instance(self.instance)
+        os.mkdir(self.instance)
+        atexit.register(self.close)
+        _exit_on_sigterm()
+        try:
+            self._write("trace_clock", "mono")  # CLOCK_MONOTONIC, like bpf_ktime_get_ns()
+            self._write("buffer_size_kb", str(BUFFER_KB))
+            self._write("options/record-tgid", "1")
+            self._write("options/event-fork", "1")
+            parts = procs.moving_parts(seed_pids)
+            for part in parts:
+                if part.role != "docker-proxy" or part.pid in seed_pids:
+                    self.lineage.seed(part.pid, part.ppid, part.comm, part.cmdline)
+                    if part.role == "dockerd":
+                        self.decoder.remember_mounts(part.pid)
+            self._add_pids(p.pid for p in parts if p.role != "docker-proxy" or p.pid in seed_pids)
+            self._add_pids(seed_pids)
+            for event, flt in EVENTS.items():
+                if flt:
+                    self._write(f"events/{event}/filter", flt)
+                self._write(f"events/{event}/enable", "1")
+            self._fd = os.open(
+                os.path.join(self.instance, "trace_pipe"), os.O_RDONLY | os.O_NONBLOCK
+            )
+        except BaseException:
+            self.close()
+            raise
+        self._thread = threading.Thread(target=self._run, name="dockertrace-tracefs", daemon=True)
+        self._thread.start()
+
+    def _add_pids(self, pids: Iterable[int]) -> None:
+        tids = [str(t) for pid in pids for t in threads_of(pid)]
+        for i in range(0, len(tids), 200):
+            self._write("set_event_pid", " ".join(tids[i : i + 200]), append=True)
+
+    def track(self, pid: int) -> None:
+        self._add_pids([pid])
+
+    def _run(self) -> None:
+        assert self._fd is not None
+        poller = select.poll()
+        poller.register(self._fd, select.POLLIN)
+        partial = b""
+        while not self._stop.is_set():
+            if not poller.poll(POLL_MS):
+                continue
+            try:
+                chunk = os.read(self._fd, 1 << 16)
+            except BlockingIOError:
+                continue
+            except OSError:
+                return
+            lines = (partial + chunk).split(b"\n")
+            partial = lines.pop()
+            for raw in lines:
+                self._line(raw.decode(errors="replace"))
+
+    def _line(self, text: str) -> None:
+        self.lines += 1
+        rec = parse_line(text)
+        if rec is None:
+            self.unparsed += 1
+            return
+        try:
+            events = self.decoder.feed(rec)
+        except Exception:  # one odd line must not stop the stream
+            self.unparsed += 1
+            return
+        for event in events:
+            self.emit(event)
+
+    def _close(self) -> None:
+        self._stop.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=5)
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+        remove_instance(self.instance)
+        atexit.unregister(self.close)
+
+    def status(self) -> dict[str, Any]:
+        return {"instance": self.instance, "lines": self.lines, "unparsed": self.unparsed}
+
+
+def _exit_on_sigterm() -> None:
+    """Let SIGTERM unwind (finally blocks, atexit) instead of killing the process outright,
+    so the instance is removed; only where nobody else handles SIGTERM."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _raise_exit)
+
+
+def _raise_exit(signum: int, _frame: Any) -> None:
+    raise SystemExit(128 + signum)
