@@ -12,6 +12,7 @@ from collections.abc import Sequence
 # taking the parsed arguments and returning the exit status.
 COMMAND_MODULES: tuple[str, ...] = (
     "tracer.doctor",
+    "tracer.probes.command",
     "tracer.trace_command",
     "tracer.proxy.command",
     "tracer.lesson_command",
