@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Sequence
 
 from tracer.checks import reality_checks
-from tracer.describe import describe, request_line
+from tracer.describe import describe, request_line, short_ids
 from tracer.events import Event
 from tracer.runs import (
     RUNC_HELPERS,
@@ -16,7 +17,9 @@ from tracer.runs import (
     is_kernel,
     is_ns_flags,
     is_runc,
+    is_thread,
     of_kind,
+    output_frames,
 )
 from tracer.trace import Box, Container, Hop, Step, Trace
 
@@ -51,7 +54,9 @@ def _fold_run(run: Run, backend: str) -> Trace:
     # 1: the CLI and its requests.
     client_exec = [e for e in of_kind(kernel, "proc.exec") if e.pid == run.client_pid]
     if requests:
-        calls = " → ".join(f"{e.detail.get('method')} {endpoint_of(e)}" for e in requests)
+        calls = short_ids(
+            " → ".join(f"{e.detail.get('method')} {endpoint_of(e)}" for e in requests)
+        )
         facts = []
         if create_req and isinstance(create_req.detail.get("body_json"), dict):
             body = create_req.detail["body_json"]
@@ -77,7 +82,10 @@ def _fold_run(run: Run, backend: str) -> Trace:
             f"{len(accepts)} connection(s) from pid {a.get('peer_pid')} ({a.get('peer_comm')}), "
             f"uid {a.get('peer_uid')} (SO_PEERCRED)"
         )
-        paths = tuple(f"connect({e.detail.get('path')})" for e in connects[:3])
+        paths = tuple(
+            f"{n}× connect({p})" if n > 1 else f"connect({p})"
+            for p, n in Counter(str(e.detail.get("path")) for e in connects).items()
+        )
         steps.append(Step(2, "observed", tuple(connects + accepts), summary, facts=paths))
         first = (connects or accepts)[0]
         hops.append(Hop("cli", "socket", describe(first), 2, first))
@@ -90,8 +98,12 @@ def _fold_run(run: Run, backend: str) -> Trace:
     s3 = [e for e in responses if endpoint_of(e) in ("/containers/create", "/images/create")]
     s3 += [e for e in requests if endpoint_of(e) == "/images/create"]
     s3 += of_kind(api, "stream.error")
+    # dockerd's part ends when it answers /start; what it does later (after the container
+    # exits, for --rm) is teardown, not step 3.
+    starts = [e for e in responses if endpoint_of(e).endswith("/start")]
+    cutoff = _last_byte(starts[-1]) if starts else 1 << 62
     mounts = [e for e in of_kind(kernel, "sys.mount") if e.detail.get("fstype") == "overlay"]
-    daemon_side = [e for e in kernel if e.layer == "dockerd"]
+    daemon_side = [e for e in kernel if e.layer == "dockerd" and e.time_ns <= cutoff]
     s3 += daemon_side
     s3.sort(key=lambda e: e.time_ns)
     if create_resps or s3:
@@ -102,8 +114,9 @@ def _fold_run(run: Run, backend: str) -> Trace:
             facts.append(f"the image was not here: pulled with POST /images/create {img}".strip())
         elif create_resps and create_resps[0].detail.get("status") == 201:
             facts.append("image was cached: no pull")
-        for m in mounts:
-            facts.append(f"{m.comm} (pid {m.pid}) mounted overlay on {m.detail.get('target')}")
+        for target in dict.fromkeys(str(m.detail.get("target")) for m in mounts):
+            m = next(m for m in mounts if m.detail.get("target") == target)
+            facts.append(short_ids(f"{m.comm} (pid {m.pid}) mounted overlay on {target}"))
         summary = "; ".join(describe(e) for e in create_resps[-1:]) or describe(s3[0])
         steps.append(Step(3, "observed", tuple(s3), summary, error=failed, facts=tuple(facts)))
         for e in create_resps:
@@ -160,7 +173,7 @@ def _fold_run(run: Run, backend: str) -> Trace:
     clones = [
         e
         for e in of_kind(kernel, "sys.clone", "sys.clone3")
-        if e.layer == "runc" or e.comm in RUNC_HELPERS
+        if (e.layer == "runc" or e.comm in RUNC_HELPERS) and not is_thread(e)
     ]
     pivots = of_kind(kernel, "sys.pivot_root")
     init_mounts = [e for e in of_kind(kernel, "sys.mount") if e.comm == "runc:[2:INIT]"]
@@ -195,12 +208,7 @@ def _fold_run(run: Run, backend: str) -> Trace:
         steps.append(absent(6, "no exec of the container's command"))
 
     # 7: output and exit status back up.
-    frames = [
-        e
-        for e in of_kind(api, "stream.frame")
-        if e.detail.get("direction") == "daemon->client"
-        and e.detail.get("stream") in ("stdout", "stderr", "raw")
-    ]
+    frames = output_frames(api)
     waits = [e for e in responses if endpoint_of(e).endswith("/wait")]
     cmd_exit = [e for e in of_kind(kernel, "proc.exit") if cmd is not None and e.pid == cmd.pid]
     s7 = sorted(frames + waits + cmd_exit, key=lambda e: e.time_ns)
@@ -210,7 +218,9 @@ def _fold_run(run: Run, backend: str) -> Trace:
         for e in frames:
             hops.append(Hop("kernel", "cli", describe(e), 7, e))
         for e in waits:
-            hops.append(Hop("dockerd", "cli", describe(e), 7, e))
+            last = e.detail.get("last_byte_ns")
+            at = last if isinstance(last, int) else None
+            hops.append(Hop("dockerd", "cli", describe(e), 7, e, at_ns=at))
     elif never:
         steps.append(Step(7, "missing", reason=never))
     elif not create_req and responses:
@@ -232,6 +242,11 @@ def _fold_run(run: Run, backend: str) -> Trace:
         client_pid=run.client_pid,
         backend=backend,
     )
+
+
+def _last_byte(ev: Event) -> int:
+    last = ev.detail.get("last_byte_ns")
+    return last if isinstance(last, int) else ev.time_ns
 
 
 def _failure(api: Sequence[Event]) -> str:
@@ -273,17 +288,12 @@ def _container(
     body = create.detail.get("body_json") if create else None
     image = str(body.get("Image", "")) if isinstance(body, dict) else ""
     command = tuple(str(a) for a in (body.get("Cmd") or [])) if isinstance(body, dict) else ()
+    frames = output_frames(api)
     out = "".join(
-        str(e.detail.get("excerpt", ""))
-        for e in api
-        if e.kind == "stream.frame"
-        and e.detail.get("direction") == "daemon->client"
-        and e.detail.get("stream") in ("stdout", "raw")
+        str(e.detail.get("excerpt", "")) for e in frames if e.detail["stream"] != "stderr"
     )
     err = "".join(
-        str(e.detail.get("excerpt", ""))
-        for e in api
-        if e.kind == "stream.frame" and e.detail.get("stream") == "stderr"
+        str(e.detail.get("excerpt", "")) for e in frames if e.detail["stream"] == "stderr"
     )
     exit_code: int | None = None
     for e in api:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from tracer.describe import describe, short_flags
+from tracer.describe import describe, short_flags, short_ids
 from tracer.events import Event
 from tracer.runs import endpoint_of, is_ns_flags
 from tracer.trace import Check, Container
@@ -27,7 +27,7 @@ def reality_checks(
             Check(
                 "overlay-mount",
                 "containerd sets up the OverlayFS root filesystem",
-                f"{m.comm} (pid {m.pid}, {m.layer}) mounted overlay on {m.detail.get('target')}",
+                short_ids(f"{m.comm} (pid {m.pid}) mounted overlay on {m.detail.get('target')}"),
                 m.layer in ("containerd", "shim"),
                 (m,),
             )
@@ -89,7 +89,7 @@ def reality_checks(
             Check(
                 "api-order",
                 "docker run creates the container, then starts it",
-                "the CLI attached before it started: " + " → ".join(order),
+                short_ids("the CLI attached before it started: " + " → ".join(order)),
                 attach < start,
                 tuple(requests),
             )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from tracer.events import Event
@@ -32,9 +33,36 @@ def excerpt(text: Any, limit: int = 40) -> str:
     return shown[:-1] + '…"' if len(s) > limit else shown
 
 
+LONG_ID = re.compile(r"\b([0-9a-f]{12})[0-9a-f]{52}\b")
+
+
+def short_ids(text: str) -> str:
+    """Container and image ids cut to the 12 characters docker shows."""
+    return LONG_ID.sub(r"\1…", text)
+
+
 def request_line(ev: Event) -> str:
     d = ev.detail
-    return f"{d.get('method', '?')} {d.get('target') or d.get('path', '?')}"
+    return short_ids(f"{d.get('method', '?')} {d.get('target') or d.get('path', '?')}")
+
+
+RUNC_VERBS = ("create", "start", "delete", "kill", "state", "init", "run", "exec")
+
+
+def exec_brief(ev: Event) -> str:
+    """An exec as the lesson needs it: runc's verb and bundle, the shim's container id."""
+    argv = [str(a) for a in ev.detail.get("argv") or [ev.detail.get("filename", "?")]]
+    prog = argv[0].rsplit("/", 1)[-1]
+    if prog == "runc" or ev.layer == "runc":
+        verb = next((i for i, a in enumerate(argv) if a in RUNC_VERBS), None)
+        if verb is not None:
+            return short_ids("exec runc " + " ".join(argv[verb:]))
+    if prog.startswith("containerd-shim"):
+        if "-id" in argv and argv.index("-id") + 1 < len(argv):
+            tail = " start" if argv[-1] == "start" else ""
+            return short_ids(f"exec {prog} -id {argv[argv.index('-id') + 1]}{tail}")
+        return short_ids(f"exec {prog} " + " ".join(argv[1:])[:60])
+    return short_ids("exec " + " ".join(argv))[:100]
 
 
 def describe(ev: Event) -> str:
@@ -52,10 +80,8 @@ def describe(ev: Event) -> str:
                 tail = f" StatusCode {body['StatusCode']}"
             elif "Id" in body:
                 tail = f" Id {str(body['Id'])[:12]}"
-        return (
-            f"{d.get('status', '?')} {d.get('reason', '')} ← {d.get('method', '')} "
-            f"{d.get('endpoint', '')}{tail}".replace("  ", " ")
-        )
+        line = f"{d.get('status', '?')} {d.get('reason', '')} ← {d.get('method', '')} "
+        return short_ids(f"{line}{d.get('endpoint', '')}{tail}".replace("  ", " "))
     if k == "stream.frame":
         return f"{d.get('stream', 'raw')} {excerpt(d.get('excerpt', ''))} ({d.get('size', 0)} B)"
     if k == "conn.accept":
@@ -71,8 +97,7 @@ def describe(ev: Event) -> str:
     if k == "upstream.unreachable":
         return f"daemon unreachable: {d.get('error', '')}"
     if k == "proc.exec":
-        argv = d.get("argv") or [d.get("filename", "?")]
-        return "exec " + " ".join(str(a) for a in argv)[:100]
+        return exec_brief(ev)
     if k == "proc.fork":
         return f"fork → pid {d.get('child_pid')}"
     if k == "proc.exit":
@@ -84,7 +109,7 @@ def describe(ev: Event) -> str:
     if k == "sys.setns":
         return f"setns({d.get('nstype_name') or d.get('nstype')})"
     if k == "sys.mount":
-        return f"mount {d.get('fstype', '?')} on {d.get('target', '?')}"
+        return short_ids(f"mount {d.get('fstype', '?')} on {d.get('target', '?')}")
     if k == "sys.pivot_root":
         return f"pivot_root({d.get('new_root', '?')}, {d.get('put_old', '?')})"
     if k == "sys.connect":

@@ -160,3 +160,24 @@ def command_exec(kernel: Sequence[Event]) -> Event | None:
         if not tooling and ev.layer != "runc":
             return ev
     return None
+
+
+def output_frames(api: Sequence[Event]) -> list[Event]:
+    """The container's output as it reached the client: stdout/stderr frames of the attach
+    stream, or raw bytes of an upgraded (TTY) connection; not the chunks of other responses."""
+    upgraded = {e.detail.get("conn") for e in api if e.kind == "http.upgrade"}
+    return [
+        e
+        for e in api
+        if e.kind == "stream.frame"
+        and e.detail.get("direction") == "daemon->client"
+        and (
+            e.detail.get("stream") in ("stdout", "stderr")
+            or (e.detail.get("stream") == "raw" and e.detail.get("conn") in upgraded)
+        )
+    ]
+
+
+def is_thread(ev: Event) -> bool:
+    """A clone that makes a thread, not a process (Go runtimes make many)."""
+    return "CLONE_THREAD" in (ev.detail.get("flag_names") or [])

@@ -63,10 +63,11 @@ class Hop:
     label: str  # what crossed, e.g. "POST /v1.41/containers/create"
     step: int
     event: Event
+    at_ns: int | None = None  # when it crossed, if not the event's time (a response's last byte)
 
     @property
     def time_ns(self) -> int:
-        return self.event.time_ns
+        return self.at_ns if self.at_ns is not None else self.event.time_ns
 
 
 @dataclass(frozen=True)
