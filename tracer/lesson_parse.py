@@ -107,13 +107,13 @@ class LessonParser:
                 continue
             if raw.startswith("## "):
                 m = _STEP_HEADING.match(raw)
-                if not m:
-                    self.error(line, "a '## ' heading must be '## Step N: Title'")
-                    continue
                 expected = len(steps) + 1
-                if int(m.group(1)) != expected:
+                if not m:  # still a step, so that its fields are not reported as misplaced
+                    self.error(line, "a '## ' heading must be '## Step N: Title'")
+                elif int(m.group(1)) != expected:
                     self.error(line, f"steps are numbered in order: expected 'Step {expected}'")
-                steps.append(_StepDraft(expected, m.group(2).strip(), line))
+                title = m.group(2).strip() if m else raw[3:].strip()
+                steps.append(_StepDraft(expected, title, line))
                 continue
             if raw.startswith("# "):
                 self.error(line, "only the first line is a '# Title'; steps are '## Step N: Title'")
