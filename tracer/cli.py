@@ -16,6 +16,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "tracer.trace_command",
     "tracer.proxy.command",
     "tracer.lesson_command",
+    "tracer.tui.command",
 )
 
 

@@ -18,8 +18,12 @@ class FakeClock:
 
 
 def player(times_ms: list[float], starts: dict[int, int], **kw: object) -> tuple[Player, FakeClock]:
+    """A player whose step k is shown from event starts[k] until the next step's start."""
     clock = FakeClock()
-    return Player([int(t * MS) for t in times_ms], starts, clock, **kw), clock  # type: ignore[arg-type]
+    steps: list[int | None] = [None] * len(times_ms)
+    for number, index in sorted(starts.items(), key=lambda kv: kv[1]):
+        steps[index:] = [number] * (len(times_ms) - index)
+    return Player([int(t * MS) for t in times_ms], steps, clock, **kw), clock  # type: ignore[arg-type]
 
 
 def test_plays_the_first_event_at_once_then_stretches_gaps_by_speed() -> None:

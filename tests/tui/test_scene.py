@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tests.tui.builders import make_trace, run_events
 from tracer.tui.describe import describe
-from tracer.tui.scene import scene_at, step_starts
+from tracer.tui.scene import event_steps, scene_at
 
 
 def test_before_the_start_nothing_is_lit_and_every_step_pending() -> None:
@@ -15,8 +15,9 @@ def test_before_the_start_nothing_is_lit_and_every_step_pending() -> None:
 
 def test_steps_become_observed_as_the_playhead_reaches_their_evidence() -> None:
     trace = make_trace()
-    starts = step_starts(trace)
-    assert starts == {1: 0, 2: 1, 3: 4, 4: 8, 5: 10, 6: 15, 7: 17}
+    shown = event_steps(trace)
+    assert shown == [1, 2, 2, 1, 3, 3, 3, 3, 4, 4, 5, 5, 5, 5, 5, 6, 6, 7, 7, 7]
+    starts = {1: 0, 2: 1, 3: 4, 4: 8, 5: 10, 6: 15, 7: 17}
     for number, index in starts.items():
         scene = scene_at(trace, index)
         observed = [s.number for s in scene.steps if s.shown == "observed"]

@@ -23,7 +23,7 @@ from tracer.tui.detail_pane import DetailPane
 from tracer.tui.export import export
 from tracer.tui.playback import DEFAULT_SPEED, Player
 from tracer.tui.prompt_dialog import PromptDialog
-from tracer.tui.scene import scene_at, step_starts
+from tracer.tui.scene import event_steps, scene_at
 from tracer.tui.source import Loaded, fold_events, load
 from tracer.tui.step_list import StepList
 from tracer.tui.themes import HIGH_CONTRAST, THEMES, next_theme
@@ -110,8 +110,9 @@ class DockertraceApp(App[None]):
 
     def _player(self, loaded: Loaded, paused: bool, speed: float) -> Player:
         trace = loaded.trace
+        self._steps = event_steps(trace)
         times = [ev.time_ns for ev in trace.events]
-        return Player(times, step_starts(trace), self.clock, speed=speed, paused=paused)
+        return Player(times, self._steps, self.clock, speed=speed, paused=paused)
 
     def show_loaded(self, loaded: Loaded, mode: str, notice: str, paused: bool = False) -> None:
         """Put a trace on screen and start playing it from the beginning."""
@@ -131,7 +132,7 @@ class DockertraceApp(App[None]):
     # -- the playhead --------------------------------------------------------------------------
     def refresh_scene(self) -> None:
         trace = self.loaded.trace
-        scene = scene_at(trace, self.player.position)
+        scene = scene_at(trace, self.player.position, self._steps)
         hop_key = (id(trace), scene.hops_done)
         if hop_key != self._hop_key:
             self._hop_key, self._hop_began = hop_key, self.clock()
@@ -294,7 +295,8 @@ class DockertraceApp(App[None]):
         backend = str(self._live_header.get("backend", ""))
         self.loaded = Loaded(fold_events(events, backend), self._live_header)
         trace = self.loaded.trace
-        self.player.extend([ev.time_ns for ev in trace.events], step_starts(trace))
+        self._steps = event_steps(trace)
+        self.player.extend([ev.time_ns for ev in trace.events], self._steps)
         self.player.seek(len(trace.events) - 1)
         self.refresh_scene()
 

@@ -5,35 +5,34 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
 from textual.reactive import reactive
-from textual.widget import Widget
+from textual.widgets import Static
 
 
 def versions_text(versions: dict[str, Any]) -> str:
-    names = {"docker": "Docker", "dockerd": "Docker", "containerd": "containerd", "runc": "runc"}
+    names = {"docker": "Docker", "dockerd": "Docker", "api": "API"}
     parts = [f"{names.get(k, k)} {v}" for k, v in versions.items() if v]
     return " · ".join(parts) or "engine versions unknown"
 
 
-class Banner(Widget):
-    """The top line (mode, source, backend, versions, pace) and an optional notice under it."""
+class Banner(Vertical):
+    """The top line (mode, pace, source, backend, versions) and a notice under it when needed."""
 
     DEFAULT_CSS = """
-    Banner {
-        height: auto;
-        background: $panel;
-        color: $foreground;
-    }
+    Banner { height: auto; background: $panel; }
+    Banner #line { height: 1; }
+    Banner #notice { height: auto; background: $warning 30%; color: $text; padding: 0 1; }
+    Banner #notice.-empty { display: none; }
     Banner .banner--mode-live { background: $error; color: $text; text-style: bold; }
     Banner .banner--mode-replay { background: $primary; color: $text; text-style: bold; }
     Banner .banner--dim { color: $text-muted; }
-    Banner .banner--notice { background: $warning 30%; color: $text; }
     """
     COMPONENT_CLASSES: ClassVar[set[str]] = {
         "banner--mode-live",
         "banner--mode-replay",
         "banner--dim",
-        "banner--notice",
     }
 
     mode: reactive[str] = reactive("replay")
@@ -41,9 +40,13 @@ class Banner(Widget):
     backend: reactive[str] = reactive("")
     versions: reactive[dict[str, Any]] = reactive(dict)
     pace: reactive[str] = reactive("")
-    notice: reactive[str] = reactive("", layout=True)
+    notice: reactive[str] = reactive("")
 
-    def render(self) -> Text:
+    def compose(self) -> ComposeResult:
+        yield Static(id="line")
+        yield Static(id="notice", classes="-empty")
+
+    def _line(self) -> Text:
         mode = self.get_component_rich_style(f"banner--mode-{self.mode}", partial=True)
         dim = self.get_component_rich_style("banner--dim", partial=True)
         line = Text(no_wrap=True, overflow="ellipsis")
@@ -55,9 +58,33 @@ class Banner(Widget):
         line.append(" probes: ", dim)
         line.append((self.backend or "none") + "  ")
         line.append(versions_text(self.versions), dim)
-        line.truncate(max(self.size.width, 1), overflow="ellipsis")
-        if not self.notice:
-            return line
-        notice = Text(" " + self.notice, style=self.get_component_rich_style("banner--notice"))
-        notice.align("left", max(self.size.width, 1))
-        return Text("\n").join([line, notice])
+        return line
+
+    def _redraw(self) -> None:
+        if not self.is_mounted:
+            return
+        self.query_one("#line", Static).update(self._line())
+        notice = self.query_one("#notice", Static)
+        notice.update(self.notice)
+        notice.set_class(not self.notice, "-empty")
+
+    def on_mount(self) -> None:
+        self._redraw()
+
+    def watch_mode(self) -> None:
+        self._redraw()
+
+    def watch_source(self) -> None:
+        self._redraw()
+
+    def watch_backend(self) -> None:
+        self._redraw()
+
+    def watch_versions(self) -> None:
+        self._redraw()
+
+    def watch_pace(self) -> None:
+        self._redraw()
+
+    def watch_notice(self) -> None:
+        self._redraw()

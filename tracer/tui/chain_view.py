@@ -10,6 +10,7 @@ from textual.reactive import reactive
 from textual.widget import Widget
 
 from tracer.trace import BOXES, Box, Hop
+from tracer.tui.describe import hop_label
 from tracer.tui.scene import BoxState, Scene
 
 NAMES: dict[Box, str] = {
@@ -147,7 +148,7 @@ class ChainView(Widget):
             token_line.stylize(span.style, span.start, span.end)
         label = Text(no_wrap=True, overflow="ellipsis")
         label.append(f"step {hop.step} · ", self._style("dim"))
-        label.append(hop.label, self._style("label"))
+        label.append(hop_label(hop.label), self._style("label"))
         mid = (a + b) // 2
         start = max(0, min(mid - label.cell_len // 2, width - label.cell_len))
         label_line = Text(" " * start)

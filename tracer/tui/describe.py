@@ -2,10 +2,24 @@
 
 from __future__ import annotations
 
+import re
 import shlex
 from collections.abc import Sequence
 
 from tracer.events import Event
+
+
+_LONG_ID = re.compile(r"\b([0-9a-f]{12})[0-9a-f]{52}\b")
+
+
+def short_ids(text: str) -> str:
+    """Container and layer ids cut to 12 hex digits, as `docker ps` shows them."""
+    return _LONG_ID.sub(r"\1…", text)
+
+
+def hop_label(label: str) -> str:
+    """A hop's label as the story writes it: unshare(NEWNS|NEWPID), short ids."""
+    return short_ids(label.replace("CLONE_", ""))
 
 
 def short_flags(names: Sequence[str]) -> str:
@@ -28,6 +42,10 @@ def excerpt_text(excerpt: object) -> str:
 
 def describe(ev: Event) -> str:
     """What happened, in a line: `POST /v1.41/containers/create`, `unshare(NEWNS|NEWPID)`."""
+    return short_ids(_describe(ev))
+
+
+def _describe(ev: Event) -> str:
     d = ev.detail
     k = ev.kind
     if k == "http.request":

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from bisect import bisect_right
 from collections.abc import Callable, Sequence
 
 SPEEDS: tuple[float, ...] = (0.05, 0.1, 0.25, 0.5, 1.0)
@@ -24,7 +23,7 @@ class Player:
     def __init__(
         self,
         times: Sequence[int],
-        step_starts: dict[int, int],
+        steps: Sequence[int | None],
         clock: Callable[[], float],
         *,
         speed: float = DEFAULT_SPEED,
@@ -32,9 +31,7 @@ class Player:
         paused: bool = False,
     ) -> None:
         self.times = list(times)
-        # step number -> index of its first event, and the sorted indexes where steps begin
-        self.step_starts = dict(sorted(step_starts.items()))
-        self._starts = sorted(set(self.step_starts.values()))
+        self._know_steps(steps)
         self.clock = clock
         self.speed = speed
         self.realtime = realtime
@@ -42,6 +39,19 @@ class Player:
         self.position = -1
         self._step_began = clock()
         self._due = clock()
+
+    def _know_steps(self, steps: Sequence[int | None]) -> None:
+        # the step shown at each event, the indexes where the shown step changes, and where
+        # each step is first shown (for jumps)
+        self.steps = list(steps)
+        self._starts = [
+            i
+            for i, s in enumerate(self.steps)
+            if s is not None and (i == 0 or self.steps[i - 1] != s)
+        ]
+        self.step_starts: dict[int, int] = {}
+        for i in self._starts:
+            self.step_starts.setdefault(self.steps[i], i)  # type: ignore[arg-type]
 
     # -- what the playhead is on -------------------------------------------------------------
     @property
@@ -78,7 +88,8 @@ class Player:
         moved = False
         while not self.finished and now >= self._due:
             nxt = self.position + 1
-            if nxt in self._starts and not self.realtime and self.position >= 0:
+            changes = self.step_of(nxt) not in (None, self.step_of(self.position))
+            if changes and not self.realtime and self.position >= 0:
                 floor = self._step_began + STEP_FLOOR_S / self.speed
                 if now < floor:
                     self._due = floor
@@ -113,12 +124,8 @@ class Player:
         self._set(self.position + delta)
 
     def step_of(self, position: int) -> int | None:
-        """The step the event at `position` falls in: the latest one begun at or before it."""
-        k = bisect_right(self._starts, position)
-        if k == 0:
-            return None
-        index = self._starts[k - 1]
-        return next(n for n, i in self.step_starts.items() if i == index)
+        """The step shown while the playhead is on event `position`."""
+        return self.steps[position] if 0 <= position < len(self.steps) else None
 
     def step_by(self, delta: int) -> None:
         """Move to the start of the next (delta=1) or previous (delta=-1) step."""
@@ -160,8 +167,7 @@ class Player:
         self.realtime = not self.realtime
         self._due = self.clock() + self.dwell(self.position)
 
-    def extend(self, times: Sequence[int], step_starts: dict[int, int]) -> None:
+    def extend(self, times: Sequence[int], steps: Sequence[int | None]) -> None:
         """New events arrived (a live run): keep the playhead, know the new ones."""
         self.times = list(times)
-        self.step_starts = dict(sorted(step_starts.items()))
-        self._starts = sorted(set(self.step_starts.values()))
+        self._know_steps(steps)

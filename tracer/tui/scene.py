@@ -105,8 +105,9 @@ def _box_states(trace: Trace, upto: int, hop: Hop | None) -> tuple[BoxState, ...
     return tuple(states)
 
 
-def _step_states(trace: Trace, time_ns: int, finished: bool) -> tuple[StepState, ...]:
-    current = trace.step_at(time_ns) if time_ns else None
+def _step_states(
+    trace: Trace, time_ns: int, finished: bool, current: int | None
+) -> tuple[StepState, ...]:
     reached = [s.number for s in trace.steps if s.start_ns is not None and s.start_ns <= time_ns]
     last_reached = max(reached, default=0)
     out = []
@@ -124,9 +125,13 @@ def _step_states(trace: Trace, time_ns: int, finished: bool) -> tuple[StepState,
     return tuple(out)
 
 
-def scene_at(trace: Trace, position: int) -> Scene:
-    """The scene with the playhead on event `position` (clamped; -1 means before the start)."""
+def scene_at(trace: Trace, position: int, steps: list[int | None] | None = None) -> Scene:
+    """The scene with the playhead on event `position` (clamped; -1 means before the start).
+    `steps` is event_steps(trace), passed in by callers that draw many scenes of one trace."""
     position = max(-1, min(position, len(trace.events) - 1))
+    if steps is None:
+        steps = event_steps(trace)
+    current = steps[position] if position >= 0 else None
     event = trace.events[position] if position >= 0 else None
     time_ns = event.time_ns if event else 0
     finished = position == len(trace.events) - 1
@@ -136,7 +141,7 @@ def scene_at(trace: Trace, position: int) -> Scene:
         position=position,
         time_ns=time_ns,
         boxes=_box_states(trace, position, hop) if event else _box_states(trace, -1, None),
-        steps=_step_states(trace, time_ns, finished),
+        steps=_step_states(trace, time_ns, finished, current),
         hop=hop,
         hops_done=len(crossed),
         event=event,
@@ -144,17 +149,20 @@ def scene_at(trace: Trace, position: int) -> Scene:
     )
 
 
-def step_starts(trace: Trace) -> dict[int, int]:
-    """Step number -> index in trace.events of the step's first evidence."""
-    index = {id(ev): i for i, ev in enumerate(trace.events)}
-    out: dict[int, int] = {}
-    for s in trace.steps:
-        if not s.evidence:
-            continue
-        first = s.evidence[0]
-        i = index.get(id(first))
-        if i is None:  # evidence that is an equal copy, not the same object
-            i = next((j for j, ev in enumerate(trace.events) if ev == first), None)
-        if i is not None:
-            out[s.number] = i
+def event_steps(trace: Trace) -> list[int | None]:
+    """The step shown at each event: the lowest step whose evidence holds the event, or the
+    step of the latest evidence before it (None before any evidence)."""
+
+    def key(ev: Event) -> tuple[int, str, int, int]:
+        return (ev.time_ns, ev.kind, ev.pid, ev.tid)
+
+    claimed: dict[tuple[int, str, int, int], int] = {}
+    for s in sorted(trace.steps, key=lambda s: -s.number):
+        for ev in s.evidence:
+            claimed[key(ev)] = s.number
+    out: list[int | None] = []
+    current: int | None = None
+    for ev in trace.events:
+        current = claimed.get(key(ev), current)
+        out.append(current)
     return out

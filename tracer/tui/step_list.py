@@ -13,17 +13,18 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from tracer.trace import Check, Trace
+from tracer.tui.describe import short_ids
 from tracer.tui.scene import Scene
 
 # Short titles for a narrow column; the full title (tracer.trace.STEP_TITLES) shows below.
 SHORT_TITLES: dict[int, str] = {
-    1: "CLI builds HTTP requests",
-    2: "HTTP over the Unix socket",
-    3: "dockerd prepares the container",
-    4: "containerd → shim → runc",
-    5: "runc makes namespaces",
-    6: "kernel runs the command",
-    7: "output travels back",
+    1: "CLI builds requests",
+    2: "HTTP on the socket",
+    3: "dockerd prepares",
+    4: "containerd → runc",
+    5: "runc: namespaces",
+    6: "kernel runs it",
+    7: "output comes back",
 }
 ICONS = {"observed": "✓", "skipped": "↷", "missing": "✗", "pending": "·"}
 
@@ -132,7 +133,7 @@ class StepList(VerticalScroll):
             parts.append(Text(f"Step {number}: {step.title}", "bold"))
             for line in (step.summary, *step.facts):
                 if line:
-                    parts.append(Text(line))
+                    parts.append(Text(short_ids(line)))
             if step.error:
                 parts.append(Text(f"failed: {step.error}", self._style("missing")))
         elif scene.position < 0:
@@ -142,7 +143,8 @@ class StepList(VerticalScroll):
                 reason = self.trace.step(st.number).reason or "no evidence"
                 parts.append(Text(f"Step {st.number} {st.shown}: {reason}", self._style(st.shown)))
         for check in checks_shown(self.trace, scene):
-            parts.append(Text("Reality check: " + check_text(check), self._style("check")))
+            note = short_ids("Reality check: " + check_text(check))
+            parts.append(Text(note, self._style("check")))
         if scene.finished and self.trace.container and self.trace.container.output:
             out = self.trace.container.output.rstrip("\n")
             parts.append(Text(f"Output: {out}", "bold"))

@@ -1,0 +1,97 @@
+"""`dockertrace tui [--replay FILE]`: the app, live where this machine can trace, else a replay."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from dataclasses import dataclass
+
+from tracer.record import RecordingError
+from tracer.tui.source import Loaded, bundled_recording, empty_trace, load
+from tracer.tui.themes import HIGH_CONTRAST
+
+THEME_NAMES = {
+    "dark": "textual-dark",
+    "light": "textual-light",
+    "high-contrast": HIGH_CONTRAST.name,
+}
+
+
+@dataclass
+class Start:
+    """What the app opens on, and what the banner says about it."""
+
+    loaded: Loaded
+    mode: str
+    notice: str
+    live_reason: str | None
+
+
+def live_reason() -> str | None:
+    """Why live tracing cannot run here, or None (doctor, without loading a BPF program)."""
+    from tracer.tui.live import unavailable
+
+    return unavailable()
+
+
+def decide(replay: str | None, why_not_live: str | None) -> Start:
+    """Open the file asked for; else, where live tracing is impossible, the bundled recording
+    with a banner saying why; else an empty live screen waiting for a run."""
+    if replay:
+        loaded = load(replay)
+        skipped = f"{len(loaded.problems)} bad lines skipped. " if loaded.problems else ""
+        live_note = "" if why_not_live is None else " (live tracing is not possible here)"
+        return Start(loaded, "replay", f"{skipped}Replaying {replay}{live_note}.", why_not_live)
+    bundled = bundled_recording()
+    if why_not_live is not None:
+        head = why_not_live[0].upper() + why_not_live[1:]
+        if bundled is None:
+            note = f"{head}. No bundled recording in this install; open one with o."
+            return Start(Loaded(empty_trace()), "replay", note, why_not_live)
+        note = f"{head}: replaying the bundled recording. `dockertrace doctor` tells more."
+        return Start(load(bundled), "replay", note, why_not_live)
+    note = "Live tracing is ready: g runs docker run --rm IMAGE echo hi, x runs one you type."
+    if bundled is not None:
+        return Start(load(bundled), "replay", note + " Meanwhile, the bundled recording.", None)
+    return Start(Loaded(empty_trace()), "live", note, None)
+
+
+def launch(replay: str | None = None, theme: str = "dark", speed: float | None = None) -> int:
+    from tracer.tui.app import DockertraceApp
+    from tracer.tui.playback import DEFAULT_SPEED
+
+    try:
+        start = decide(replay, live_reason())
+    except RecordingError as e:
+        print(f"dockertrace tui: {e}", file=sys.stderr)
+        return 2
+    app = DockertraceApp(
+        start.loaded,
+        mode=start.mode,
+        notice=start.notice,
+        live_reason=start.live_reason,
+        theme=THEME_NAMES.get(theme, theme),
+        speed=speed or DEFAULT_SPEED,
+    )
+    app.run()
+    return app.return_code or 0
+
+
+def main_job() -> int:
+    """The main job (`dockertrace` with no command, on a terminal)."""
+    return launch(theme=os.environ.get("DOCKERTRACE_THEME", "dark"))
+
+
+def run(args: argparse.Namespace) -> int:
+    return launch(args.replay, args.theme, args.speed)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("tui", help="the interactive app: the chain animated hop by hop")
+    p.add_argument("--replay", metavar="FILE", help="open this recording instead of tracing live")
+    p.add_argument("--theme", choices=sorted(THEME_NAMES), default="dark", help="colour theme")
+    p.add_argument(
+        "--speed", type=float, choices=(0.05, 0.1, 0.25, 0.5, 1.0), help="playback speed"
+    )
+    p.set_defaults(func=run)
