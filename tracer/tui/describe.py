@@ -8,7 +8,6 @@ from collections.abc import Sequence
 
 from tracer.events import Event
 
-
 _LONG_ID = re.compile(r"\b([0-9a-f]{12})[0-9a-f]{52}\b")
 
 
