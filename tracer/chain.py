@@ -111,7 +111,8 @@ def _fold_run(run: Run, backend: str) -> Trace:
         pulls = [e for e in requests if endpoint_of(e) == "/images/create"]
         if pulls:
             img = pulls[0].detail.get("query", {}).get("fromImage", "")
-            facts.append(f"the image was not here: pulled with POST /images/create {img}".strip())
+            how = "tried to pull it, and failed" if failed else "pulled it"
+            facts.append(f"the image was not here: dockerd {how} (POST /images/create {img})")
         elif create_resps and create_resps[0].detail.get("status") == 201:
             facts.append("image was cached: no pull")
         for target in dict.fromkeys(str(m.detail.get("target")) for m in mounts):
@@ -127,7 +128,9 @@ def _fold_run(run: Run, backend: str) -> Trace:
     else:
         steps.append(Step(3, "missing", reason="dockerd's answer was not seen"))
 
-    never = f"never happened: {failed}" if failed and not cid else ""
+    never = (
+        "never happened: the run stopped at step 3 (dockerd's error)" if failed and not cid else ""
+    )
     no_probe = "no kernel probe ran (proxy only): not observable"
 
     def absent(number: int, what: str) -> Step:

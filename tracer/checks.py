@@ -22,7 +22,7 @@ def reality_checks(
 ) -> tuple[Check, ...]:
     checks: list[Check] = []
     if mounts:
-        m = mounts[0]
+        m = next((m for m in mounts if "-init/" not in str(m.detail.get("target"))), mounts[0])
         checks.append(
             Check(
                 "overlay-mount",

@@ -105,21 +105,63 @@ def gather(events: Sequence[Event]) -> list[Run]:
     if not runs:  # kernel events only (no proxy): one run of everything seen
         runs.append(Run(client_pid=None))
         runs[0].lineage = {ev.pid for ev in kernel}
-    # Work that the daemons do for a run (dockerd's overlay mount, containerd's fork of the shim)
-    # belongs to the run whose API window holds it.
-    windows = [
-        (r, r.api[0].time_ns if r.api else 0, r.api[-1].time_ns if r.api else 1 << 62) for r in runs
-    ]
+    # Work the daemons do for a run (dockerd's overlay mounts and setns, containerd's fork of the
+    # shim) carries no container id. It belongs to the run with a create or start request in
+    # flight at that moment (the latest begun, when runs overlap); an overlay layer, once tied to
+    # a run by its -init mount during create, stays with that run.
+    pending = [(r, lo, hi) for r in runs for lo, hi in _busy_windows(r.api)]
+    layers: dict[str, Run] = {}
     for ev in kernel:
         owners = [r for r in runs if ev.pid in r.lineage]
         if not owners and ev.layer in ("dockerd", "containerd"):
             child = ev.detail.get("child_pid")
             owners = [r for r in runs if isinstance(child, int) and child in r.lineage]
+            layer = _overlay_layer(ev)
+            if not owners and layer in layers:
+                owners = [layers[layer]]
             if not owners:
-                owners = [r for r, lo, hi in windows if lo <= ev.time_ns <= hi][:1]
+                busy = [(lo, r) for r, lo, hi in pending if lo <= ev.time_ns <= hi]
+                if busy:
+                    owners = [max(busy, key=lambda b: b[0])[1]]
+            if owners and layer:
+                layers.setdefault(layer, owners[0])
         for r in owners:
             r.kernel.append(ev)
     return runs
+
+
+BUSY_ENDPOINTS = ("/containers/create", "/images/create")
+
+
+def _busy_windows(api: Sequence[Event]) -> list[tuple[int, int]]:
+    """When the run had dockerd working for it: create, pull and start, request to last byte."""
+    windows = []
+    for resp in api:
+        if resp.kind != "http.response":
+            continue
+        ep = endpoint_of(resp)
+        if ep in BUSY_ENDPOINTS or ep.endswith("/start"):
+            req = next(
+                (
+                    e
+                    for e in api
+                    if e.kind == "http.request"
+                    and e.detail.get("conn") == resp.detail.get("conn")
+                    and e.detail.get("seq") == resp.detail.get("seq")
+                ),
+                resp,
+            )
+            last = resp.detail.get("last_byte_ns")
+            windows.append((req.time_ns, last if isinstance(last, int) else resp.time_ns))
+    return windows
+
+
+def _overlay_layer(ev: Event) -> str:
+    """The overlay2 layer a mount is for (…/overlay2/ID-init/merged and …/ID/merged alike)."""
+    if ev.kind != "sys.mount" or ev.detail.get("fstype") != "overlay":
+        return ""
+    parts = str(ev.detail.get("target", "")).split("/")
+    return parts[-2].removesuffix("-init") if len(parts) >= 2 else ""
 
 
 def of_kind(evs: Iterable[Event], *kinds: str) -> list[Event]:
