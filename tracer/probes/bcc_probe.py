@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ctypes
-import os
 import platform
 import threading
 from dataclasses import dataclass
@@ -171,7 +170,9 @@ class Decoder:
             return self._event(ev, "sys.pivot_root", layer, ppid, comm, detail)
         if kind == EV_CONNECT:
             addrlen = int(ev.a1)
-            path = unix_path(bytes(ev.s0)[:108], addrlen)
+            # ev.s0 would stop at the first NUL: an abstract name starts with one
+            raw = ctypes.string_at(ctypes.addressof(ev) + type(ev).s0.offset, 108)
+            path = unix_path(raw, addrlen)
             detail = {"path": path, "family": "AF_UNIX" if ev.a0 == AF_UNIX else int(ev.a0)}
             detail["ret"] = ret
             return self._event(ev, "sys.connect", layer, ppid, comm, detail)
@@ -204,7 +205,7 @@ class BccSource(EventSource):
         self.shape = shape
         self._raw = event_struct(shape)
         self._args_offset = self._raw.args.offset
-        self.lineage = Lineage(self_pid=os.getpid())
+        self.lineage = Lineage()
         self._decoder = Decoder(self.lineage)
         self._bpf: Any = None
         self._stop = threading.Event()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import psutil
@@ -12,6 +12,17 @@ from tracer.events import Layer
 from tracer.probes.decode import CLONE_PARENT, layer_of_comm, layer_of_exec
 
 PROC_EXE = re.compile(r"/proc/(\d+)/exe")
+
+
+Lookup = Callable[[int], tuple[int, list[str], str] | None]  # pid -> (ppid, cmdline, comm)
+
+
+def psutil_lookup(pid: int) -> tuple[int, list[str], str] | None:
+    try:
+        p = psutil.Process(pid)
+        return p.ppid(), p.cmdline(), p.name()
+    except (psutil.Error, OSError):
+        return None
 
 
 @dataclass
@@ -32,9 +43,9 @@ class Lineage:
     event; this map carries it from one event to the next.
     """
 
-    def __init__(self, self_pid: int | None = None) -> None:
+    def __init__(self, lookup: Lookup | None = None) -> None:
         self._known: dict[int, Known] = {}
-        self._self_pid = self_pid
+        self._lookup = lookup or psutil_lookup
 
     def __len__(self) -> int:
         return len(self._known)
@@ -46,12 +57,11 @@ class Lineage:
         """The process as known, or as psutil sees it now (once, then remembered)."""
         known = self._known.get(pid)
         if known is None:
-            ppid, cmdline = 0, []
-            try:
-                p = psutil.Process(pid)
-                ppid, cmdline, comm = p.ppid(), p.cmdline(), comm or p.name()
-            except (psutil.Error, OSError):
-                pass
+            ppid, cmdline = 0, list[str]()
+            found = self._lookup(pid)
+            if found is not None:
+                ppid, cmdline, name = found
+                comm = comm or name
             known = Known(ppid, layer_of_comm(comm, cmdline), comm)
             self._known[pid] = known
         elif comm and comm != known.comm:

@@ -144,7 +144,7 @@ class TracefsSource(EventSource):
         super().__init__()
         self.root = tracefs_root() or "/sys/kernel/tracing"
         self.instance = os.path.join(self.root, "instances", f"{INSTANCE_PREFIX}{os.getpid()}")
-        self.lineage = Lineage(self_pid=os.getpid())
+        self.lineage = Lineage()
         self.decoder = TracefsDecoder(self.lineage, host_view())
         self._fd: int | None = None
         self._stop = threading.Event()

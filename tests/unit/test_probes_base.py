@@ -1,0 +1,132 @@
+"""Backend choice with each reason, forcing, and the source interface's iterator and close."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from dataclasses import replace
+
+import pytest
+
+from tracer.events import Event
+from tracer.probes.base import (
+    BackendUnavailable,
+    EventSource,
+    HostFacts,
+    choose_backend,
+    describe,
+    judge,
+)
+
+ROOT_HOST = HostFacts(
+    euid=0,
+    bpf_caps=True,
+    bcc_error=None,
+    headers="/lib/modules/6.18/build",
+    tracefs_root="/sys/kernel/tracing",
+    instances_writable=True,
+    missing_tracepoints=(),
+)
+
+
+def verdict(facts: HostFacts) -> dict[str, tuple[bool, str]]:
+    return {c.name: (c.usable, c.reason) for c in judge(facts)}
+
+
+def test_all_usable_best_first() -> None:
+    choices = judge(ROOT_HOST)
+    assert [c.name for c in choices] == ["bcc", "tracefs", "proc"]
+    assert all(c.usable for c in choices)
+    source, _ = choose_backend(facts=ROOT_HOST)
+    assert source.name == "bcc"
+
+
+def test_no_root() -> None:
+    v = verdict(replace(ROOT_HOST, euid=1000, bpf_caps=False, instances_writable=False))
+    assert v["bcc"] == (False, "no root (uid 1000, no CAP_BPF/CAP_PERFMON)")
+    assert not v["tracefs"][0] and "no root" in v["tracefs"][1]
+    assert v["proc"][0]
+    source, choices = choose_backend(facts=replace(ROOT_HOST, euid=1000, bpf_caps=False))
+    assert source.name == "proc"
+    assert "✗ bcc" in describe(choices, source.name)
+
+
+def test_no_bcc() -> None:
+    v = verdict(replace(ROOT_HOST, bcc_error="No module named 'bcc'"))
+    assert not v["bcc"][0] and v["bcc"][1].startswith("no bcc: No module named 'bcc'")
+    assert choose_backend(facts=replace(ROOT_HOST, bcc_error="x"))[0].name == "tracefs"
+
+
+def test_no_headers() -> None:
+    v = verdict(replace(ROOT_HOST, headers=None))
+    assert not v["bcc"][0] and v["bcc"][1].startswith("no kernel headers")
+    assert v["tracefs"][0]
+
+
+def test_no_tracefs() -> None:
+    v = verdict(replace(ROOT_HOST, tracefs_root=None, instances_writable=False))
+    assert v["bcc"] == (False, "no tracefs: the tracepoints cannot be found")
+    assert not v["tracefs"][0] and v["tracefs"][1].startswith("no tracefs mounted")
+
+
+def test_missing_tracepoints() -> None:
+    v = verdict(replace(ROOT_HOST, missing_tracepoints=("syscalls/sys_enter_unshare",)))
+    assert not v["bcc"][0] and "sys_enter_unshare" in v["bcc"][1]
+    assert not v["tracefs"][0]
+
+
+def test_forcing_one_that_cannot_run_says_why() -> None:
+    with pytest.raises(BackendUnavailable, match="no kernel headers") as info:
+        choose_backend(forced="bcc", facts=replace(ROOT_HOST, headers=None))
+    assert isinstance(info.value, RuntimeError)
+    with pytest.raises(ValueError, match="unknown backend"):
+        choose_backend(forced="dtrace", facts=ROOT_HOST)
+    assert choose_backend(forced="tracefs", facts=ROOT_HOST)[0].name == "tracefs"
+
+
+class ListSource(EventSource):
+    """Emits given events from a worker thread, like a real poll loop."""
+
+    name = "proc"
+
+    def __init__(self, events: list[Event]) -> None:
+        super().__init__()
+        self._events = events
+        self.closed = 0
+
+    def _start(self, seed_pids: list[int]) -> None:
+        self.seeds = seed_pids
+
+    def run_worker(self) -> None:
+        worker = threading.Thread(target=lambda: [self.emit(e) for e in self._events])
+        worker.start()
+        worker.join()
+
+    def track(self, pid: int) -> None:
+        pass
+
+    def _close(self) -> None:
+        self.closed += 1
+
+
+def event(n: int) -> Event:
+    return Event(time_ns=n, source="proc", layer="kernel", kind="proc.seen", pid=n)
+
+
+async def test_events_iterates_until_close_and_close_is_idempotent() -> None:
+    src = ListSource([event(1), event(2), event(3)])
+    got_sink: list[Event] = []
+    src.start(got_sink.append, seed_pids=[42])
+    assert src.seeds == [42] and src.ready_seconds >= 0
+    src.run_worker()  # before anyone iterates: buffered, not lost
+
+    async def collect() -> list[int]:
+        return [e.pid async for e in src.events()]
+
+    task = asyncio.create_task(collect())
+    await asyncio.sleep(0.01)
+    src.close()
+    src.close()
+    assert await asyncio.wait_for(task, 2) == [1, 2, 3]
+    assert [e.pid for e in got_sink] == [1, 2, 3]
+    assert src.closed == 1
