@@ -5,7 +5,10 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import time
+from collections.abc import Iterator
 
+import httpx
 import pytest
 
 from tests.conftest import need
@@ -38,3 +41,43 @@ def demo_image(docker_daemon: str) -> str:
             return image
     need(False, "no demo image: run `bash tracer/setup.sh env`")
     raise AssertionError("unreachable")
+
+
+@pytest.fixture(scope="session")
+def registry(demo_image: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Debian's docker-registry on 127.0.0.1:5000 holding the demo image; stopped afterwards."""
+    need(shutil.which("docker-registry") is not None, "docker-registry is not installed")
+    root = tmp_path_factory.mktemp("registry")
+    config = root / "config.yml"
+    config.write_text(
+        "version: 0.1\nlog: {level: error}\n"
+        f"storage: {{filesystem: {{rootdirectory: {root}/data}}}}\n"
+        "http: {addr: 127.0.0.1:5000}\n"
+    )
+    proc = subprocess.Popen(
+        ["docker-registry", "serve", str(config)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(100):
+            try:
+                httpx.get("http://127.0.0.1:5000/v2/", timeout=0.5)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        else:
+            need(False, "docker-registry did not answer on 127.0.0.1:5000")
+        yield "127.0.0.1:5000"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def push_to(registry: str, image: str, name: str) -> str:
+    """Put IMAGE into the registry as NAME and remove the local tag, so a run has to pull."""
+    ref = f"{registry}/{name}:latest"
+    subprocess.run(["docker", "tag", image, ref], check=True, capture_output=True)
+    subprocess.run(["docker", "push", ref], check=True, capture_output=True, timeout=120)
+    subprocess.run(["docker", "rmi", ref], check=True, capture_output=True)
+    return ref
