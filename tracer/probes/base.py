@@ -6,11 +6,13 @@ import asyncio
 import collections
 import contextlib
 import os
+import signal
 import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from tracer.events import Event, EventSink
 
@@ -269,3 +271,16 @@ def describe(choices: Iterable[BackendChoice], chosen: str) -> str:
         mark = "→" if c.name == chosen else ("✓" if c.usable else "✗")
         lines.append(f"{mark} {c.name:<8} {c.reason}")
     return "\n".join(lines)
+
+
+def exit_on_sigterm() -> None:
+    """Let SIGTERM unwind (finally blocks, atexit) instead of killing the process outright,
+    so sources close (a tracefs instance is removed); only where nobody else handles SIGTERM."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _raise_exit)
+
+
+def _raise_exit(signum: int, _frame: Any) -> None:
+    raise SystemExit(128 + signum)

@@ -12,7 +12,13 @@ import time
 from typing import Any
 
 from tracer.events import Event, monotonic_ns
-from tracer.probes.base import BACKENDS, BackendUnavailable, choose_backend, describe
+from tracer.probes.base import (
+    BACKENDS,
+    BackendUnavailable,
+    choose_backend,
+    describe,
+    exit_on_sigterm,
+)
 
 
 def summary(e: Event) -> str:
@@ -111,6 +117,7 @@ def run(args: argparse.Namespace) -> int:
             print(text, flush=True)
 
     seeds = [os.getpid(), *args.pid]
+    exit_on_sigterm()  # SIGTERM unwinds through `finally` like Ctrl-C does
     try:
         source.start(sink, seed_pids=seeds)
         print(

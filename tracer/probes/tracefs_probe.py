@@ -13,7 +13,6 @@ import contextlib
 import errno
 import os
 import select
-import signal
 import threading
 import time
 from collections.abc import Iterable
@@ -22,7 +21,7 @@ from typing import Any
 import psutil
 
 from tracer.probes import procs
-from tracer.probes.base import EventSource, tracefs_root
+from tracer.probes.base import EventSource, exit_on_sigterm, tracefs_root
 from tracer.probes.leftovers import INSTANCE_PREFIX
 from tracer.probes.lineage import Lineage
 from tracer.probes.tracefs_decode import SYSCALLS, HostView, Mount, TracefsDecoder
@@ -168,7 +167,7 @@ class TracefsSource(EventSource):
             remove_instance(self.instance)
         os.mkdir(self.instance)
         atexit.register(self.close)
-        _exit_on_sigterm()
+        exit_on_sigterm()
         try:
             self._write("trace_clock", "mono")  # CLOCK_MONOTONIC, like bpf_ktime_get_ns()
             self._write("buffer_size_kb", str(BUFFER_KB))
@@ -248,16 +247,3 @@ class TracefsSource(EventSource):
 
     def status(self) -> dict[str, Any]:
         return {"instance": self.instance, "lines": self.lines, "unparsed": self.unparsed}
-
-
-def _exit_on_sigterm() -> None:
-    """Let SIGTERM unwind (finally blocks, atexit) instead of killing the process outright,
-    so the instance is removed; only where nobody else handles SIGTERM."""
-    if threading.current_thread() is not threading.main_thread():
-        return
-    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
-        signal.signal(signal.SIGTERM, _raise_exit)
-
-
-def _raise_exit(signum: int, _frame: Any) -> None:
-    raise SystemExit(128 + signum)

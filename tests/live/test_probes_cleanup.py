@@ -1,0 +1,86 @@
+"""Nothing of ours stays in the kernel: after a normal stop, Ctrl-C, SIGTERM, and after kill -9
+(the next start cleans what the killed run left)."""
+
+from __future__ import annotations
+
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.conftest import need
+from tests.live.probes_scenario import wait_clean
+from tracer.probes.base import host_facts, judge
+from tracer.probes.leftovers import INSTANCE_PREFIX, held_maps
+from tracer.probes.tracefs_probe import TracefsSource
+
+BACKENDS = ("bcc", "tracefs")
+
+
+def usable(name: str) -> None:
+    choice = next(c for c in judge(host_facts()) if c.name == name)
+    need(choice.usable, f"{name} backend: {choice.reason}")
+
+
+class ProbeProcess:
+    """`dockertrace probe --backend NAME` in a child process, started and waited for."""
+
+    def __init__(self, backend: str, *extra: str) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "tracer", "probe", "--backend", backend, *extra],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.stderr = ""
+        deadline = time.monotonic() + 60
+        while "ready in" not in self.stderr:
+            assert self.proc.stderr is not None
+            if time.monotonic() > deadline or self.proc.poll() is not None:
+                pytest.fail(f"probe did not get ready: {self.stderr}")
+            if select.select([self.proc.stderr], [], [], 0.5)[0]:
+                self.stderr += self.proc.stderr.readline()
+        self.maps = list(held_maps(self.proc.pid))
+        root = host_facts().tracefs_root or "/sys/kernel/tracing"
+        self.instance = os.path.join(root, "instances", f"{INSTANCE_PREFIX}{self.proc.pid}")
+
+    def stop(self, sig: int) -> int:
+        self.proc.send_signal(sig)
+        return self.proc.wait(timeout=30)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("how", ["seconds", "SIGINT", "SIGTERM"])
+def test_stops_cleanly(root: None, backend: str, how: str) -> None:
+    usable(backend)
+    p = ProbeProcess(backend, *(["--seconds", "1"] if how == "seconds" else []))
+    if backend == "bcc":
+        assert len(p.maps) == 7
+    else:
+        assert os.path.isdir(p.instance)
+    code = p.proc.wait(timeout=30) if how == "seconds" else p.stop(getattr(signal, how))
+    assert code in (0, 128 + signal.SIGTERM), p.proc.stderr.read() if p.proc.stderr else ""
+    assert wait_clean(p.maps, p.instance) == []
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_kill_9_then_next_start_cleans(root: None, backend: str) -> None:
+    usable(backend)
+    p = ProbeProcess(backend)
+    p.stop(signal.SIGKILL)
+    if backend == "bcc":  # nothing pinned: the kernel drops all with the last fd
+        assert wait_clean(p.maps) == []
+        return
+    assert os.path.isdir(p.instance)  # a killed run cannot clean up after itself...
+    source = TracefsSource()
+    source.start(None, seed_pids=[])
+    try:
+        assert p.instance in source.stale_removed  # ...the next one does
+        assert not os.path.exists(p.instance)
+    finally:
+        source.close()
+    assert wait_clean(instance=source.instance) == []
