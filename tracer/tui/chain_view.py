@@ -51,8 +51,8 @@ class ChainView(Widget):
         padding: 0 0;
     }
     ChainView .chain-view--idle { background: $panel; color: $text-disabled; }
-    ChainView .chain-view--seen { background: $boost; color: $text; }
-    ChainView .chain-view--exited { background: $boost; color: $text-muted; }
+    ChainView .chain-view--seen { background: $primary 25%; color: $text; }
+    ChainView .chain-view--exited { background: $primary 12%; color: $text-muted; }
     ChainView .chain-view--active { background: $accent; color: $background; text-style: bold; }
     ChainView .chain-view--arrow { color: $accent; text-style: bold; }
     ChainView .chain-view--link { color: $text-disabled; }
@@ -127,7 +127,8 @@ class ChainView(Widget):
         width = self.size.width or 80
         if hop is None:
             waiting = "press space to play" if scene is None or scene.position < 0 else ""
-            return [Text(""), Text(waiting.center(width), self._style("dim"))]
+            pad = " " * max(0, (width - len(waiting)) // 2)
+            return [Text(""), Text(pad + waiting, self._style("dim"))]
         a, b = centers[hop.src], centers[hop.dst]
         line = Text(" " * min(a, b))
         if a == b:

@@ -139,11 +139,16 @@ class Player:
             self._set(earlier[-1] if earlier else -1)
 
     def jump_step(self, number: int) -> bool:
-        """Put the playhead on the first event of step `number`; False when it has none."""
-        if number not in self.step_starts:
+        """Put the playhead where step `number` is shown once the steps before it have begun
+        (steps overlap: the attach stream of step 7 opens before step 4); False when it has no
+        events."""
+        shown = [i for i in self._starts if self.steps[i] == number]
+        if not shown:
             return False
+        before = [i for n, i in self.step_starts.items() if n < number]
+        after_all = [i for i in shown if i >= max(before, default=-1)]
         self.paused = True
-        self._set(self.step_starts[number])
+        self._set((after_all or shown)[0])
         return True
 
     def restart(self) -> None:

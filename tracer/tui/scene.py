@@ -77,7 +77,8 @@ def _box_states(trace: Trace, upto: int, hop: Hop | None) -> tuple[BoxState, ...
         seen.add(box)
         if ev.kind == "http.request":
             requests += 1
-        if ev.pid and box != "socket":
+        # the proxy's events carry the client's pid whichever side they describe
+        if ev.pid and box != "socket" and ev.source != "proxy":
             if ev.kind == "proc.exit":
                 code = ev.detail.get("exit_code")
                 exited[box] = f"exit {code}" if code is not None else "exited"

@@ -59,11 +59,11 @@ class StepList(VerticalScroll):
     }
     StepList > Static { width: 1fr; }
     StepList .step-list--current { background: $accent 35%; text-style: bold; }
-    StepList .step-list--observed { color: $success; }
-    StepList .step-list--skipped { color: $warning; }
-    StepList .step-list--missing { color: $error; text-style: bold; }
+    StepList .step-list--observed { color: $text-success; }
+    StepList .step-list--skipped { color: $text-warning; }
+    StepList .step-list--missing { color: $text-error; text-style: bold; }
     StepList .step-list--pending { color: $text-disabled; }
-    StepList .step-list--check { color: $warning; }
+    StepList .step-list--check { color: $text-warning; }
     StepList .step-list--dim { color: $text-muted; }
     """
     COMPONENT_CLASSES: ClassVar[set[str]] = {
@@ -101,8 +101,8 @@ class StepList(VerticalScroll):
             self.show(self.trace, self.scene)
 
     def _table(self) -> RenderableType:
-        table = Table.grid(expand=True, padding=(0, 1))
-        table.add_column(width=1)
+        table = Table.grid(expand=True, padding=(0, 1, 0, 0))
+        table.add_column(width=2)
         table.add_column(width=1)
         table.add_column(ratio=1, no_wrap=True, overflow="ellipsis")
         table.add_column(justify="right", no_wrap=True, min_width=8)
@@ -114,7 +114,7 @@ class StepList(VerticalScroll):
             when = "" if st.shown == "pending" else when
             row_style = self._style("current") if st.current else None
             table.add_row(
-                Text(ICONS[st.shown], status),
+                Text(ICONS[st.shown] + " ", status),
                 str(st.number),
                 SHORT_TITLES[st.number],
                 Text(when, status if st.offset_ns is None else self._style("dim")),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from textual import on
@@ -15,8 +16,7 @@ from tracer.events import Event
 from tracer.trace import Trace
 from tracer.tui.describe import describe
 
-LAYER_FILTERS: tuple[str, ...] = (
-    "all",
+LAYER_ORDER: tuple[str, ...] = (
     "cli",
     "proxy",
     "dockerd",
@@ -26,6 +26,12 @@ LAYER_FILTERS: tuple[str, ...] = (
     "container",
     "kernel",
 )
+
+
+def layer_filters(events: Sequence[Event]) -> tuple[str, ...]:
+    """ "all", then the layers these events have, in the chain's order."""
+    present = {ev.layer for ev in events}
+    return ("all", *[layer for layer in LAYER_ORDER if layer in present])
 
 
 def matches(ev: Event, layer: str, search: str) -> bool:
@@ -137,8 +143,9 @@ class Timeline(Vertical):
         self.query_one("#filter", Static).update(self._filter_text())
 
     def cycle_layer(self) -> str:
-        i = LAYER_FILTERS.index(self.layer_filter)
-        self.layer_filter = LAYER_FILTERS[(i + 1) % len(LAYER_FILTERS)]
+        filters = layer_filters(self._trace.events if self._trace else ())
+        i = filters.index(self.layer_filter) if self.layer_filter in filters else -1
+        self.layer_filter = filters[(i + 1) % len(filters)]
         self.refilter()
         return self.layer_filter
 
