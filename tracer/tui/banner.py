@@ -23,7 +23,13 @@ class Banner(Vertical):
     DEFAULT_CSS = """
     Banner { height: auto; background: $panel; }
     Banner #line { height: 1; }
-    Banner #notice { height: auto; max-height: 2; background: $warning 30%; color: $text; padding: 0 1; }
+    Banner #notice {
+        height: auto;
+        max-height: 2;
+        background: $warning 30%;
+        color: $text;
+        padding: 0 1;
+    }
     Banner #notice.-empty { display: none; }
     Banner .banner--mode-live { background: $error; color: $text; text-style: bold; }
     Banner .banner--mode-replay { background: $primary; color: $text; text-style: bold; }
