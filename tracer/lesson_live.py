@@ -44,7 +44,8 @@ class LiveStage:
         self.backend_forced = backend
         self.stop_daemon = stop_daemon
         self.record = record
-        self.tmp = tempfile.mkdtemp(prefix="dtl-", dir="/tmp")  # short: AF_UNIX paths <108 bytes
+        # Short (AF_UNIX paths are < 108 bytes): /tmp unless TMPDIR says otherwise.
+        self.tmp = tempfile.mkdtemp(prefix="dtl-", dir=os.environ.get("TMPDIR") or "/tmp")
         self.session: Any = None
         self.problem = ""  # why the tracing session is not running
         self.extra_proxies: list[Any] = []

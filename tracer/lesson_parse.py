@@ -112,8 +112,8 @@ class LessonParser:
                     self.error(line, "a '## ' heading must be '## Step N: Title'")
                 elif int(m.group(1)) != expected:
                     self.error(line, f"steps are numbered in order: expected 'Step {expected}'")
-                title = m.group(2).strip() if m else raw[3:].strip()
-                steps.append(_StepDraft(expected, title, line))
+                heading = m.group(2).strip() if m else raw[3:].strip()
+                steps.append(_StepDraft(expected, heading, line))
                 continue
             if raw.startswith("# "):
                 self.error(line, "only the first line is a '# Title'; steps are '## Step N: Title'")

@@ -49,6 +49,15 @@ def test_every_bundled_lesson_validates(path: Path) -> None:
 def test_the_seven_lessons_of_the_issue_in_order() -> None:
     lessons = load_all()
     assert [lesson.number for lesson in lessons] == [1, 2, 3, 4, 5, 6, 7]
+    assert [lesson.title for lesson in lessons] == [
+        "The moving parts",
+        "Talk to the daemon yourself",
+        "The full chain",
+        "When the daemon is down",
+        "A remote daemon",
+        "Kubernetes skips dockerd",
+        "Many clients, one daemon",
+    ]
     assert {lesson.number for lesson in lessons if "replay" in lesson.needs} == REPLAYABLE
 
 
