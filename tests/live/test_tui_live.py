@@ -1,0 +1,37 @@
+"""The app headless against the real daemon: g runs docker run live, then the run replays and
+ends with all seven steps observed."""
+
+from __future__ import annotations
+
+import time
+
+from tracer.tui.app import DockertraceApp
+from tracer.tui.banner import Banner
+from tracer.tui.chain_view import ChainView
+from tracer.tui.source import Loaded, empty_trace
+
+
+async def test_live_run_from_the_app_ends_with_all_seven_steps_observed(
+    demo_image: str,
+) -> None:
+    app = DockertraceApp(Loaded(empty_trace()), mode="live", live_reason=None, animate=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("g")
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            await pilot.pause(0.2)
+            notice = app.query_one(Banner).notice
+            if notice.startswith(("docker exited", "Live run failed")):
+                break
+        assert notice.startswith("docker exited 0; printed: hi"), notice
+        assert app.query_one(Banner).mode == "live"
+        await pilot.press("t")  # the rest of the replay in real time
+        deadline = time.monotonic() + 30
+        while not app.player.finished and time.monotonic() < deadline:
+            await pilot.pause(0.2)
+        scene = app.query_one(ChainView).scene
+        assert scene is not None and scene.finished
+        assert [s.shown for s in scene.steps] == ["observed"] * 7
+        assert scene.box("runc").pid and scene.box("shim").pid
+        assert app.loaded.trace.container is not None
+        assert app.loaded.trace.container.output == "hi\n"
