@@ -47,17 +47,25 @@ def _raise_exit(signum: int, _frame: FrameType | None) -> None:
 def _stage(lesson: Lesson, args: argparse.Namespace) -> Stage | str:
     """The stage to walk on, or a message saying why none is possible."""
     recording = args.replay or (str(lesson.recording_path) if lesson.recording_path else "")
-    if args.replay is not None or (os.geteuid() != 0 and "replay" in lesson.needs):
-        if not recording or not os.path.exists(recording):
+    can_replay = bool(recording) and os.path.exists(recording)
+    if args.replay is not None:
+        if not can_replay:
             return f"lesson {lesson.number} has no recording to replay ({recording or 'none'})"
-        if args.replay is None:
-            print("Live lessons need root (sudo); replaying the bundled recording instead.")
         return ReplayStage(lesson, recording)
     if os.geteuid() != 0:
-        return f"lesson {lesson.number} runs live only, and live needs root: run it with sudo"
+        if args.record or not can_replay:
+            return f"lesson {lesson.number} runs live here only as root: run it with sudo"
+        print("Live lessons need root (sudo); replaying the bundled recording instead.")
+        return ReplayStage(lesson, recording)
     from tracer.lesson_live import LiveStage
 
-    return LiveStage(lesson, backend=args.backend, stop_daemon=args.stop_daemon, record=args.record)
+    live = LiveStage(lesson, backend=args.backend, stop_daemon=args.stop_daemon, record=args.record)
+    if live.session is None and can_replay and not args.record:
+        live.end()
+        print(f"Live tracing cannot start: {live.problem}")
+        print("Replaying the bundled recording instead.")
+        return ReplayStage(lesson, recording)
+    return live
 
 
 def cmd_lesson(args: argparse.Namespace) -> int:

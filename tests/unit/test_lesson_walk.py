@@ -183,7 +183,7 @@ def test_a_live_only_lesson_says_it_needs_root() -> None:
         },
     )
     assert r.returncode == 2
-    assert f"lesson {live_only.number} runs live only, and live needs root" in r.stderr
+    assert f"lesson {live_only.number} runs live here only as root: run it with sudo" in r.stderr
 
 
 def test_lessons_lists_all_seven() -> None:
