@@ -113,7 +113,8 @@ class PlainWalker:
         self.lesson, self.stage, self.inp, self.out = lesson, stage, inp, out
         self.wait_s = evidence_wait_s
         self.proved: list[int] = []
-        self.left: list[int] = []
+        self.left: list[int] = []  # not proved
+        self.excused: list[int] = []  # optional steps not proved (e.g. left out on purpose)
 
     def say(self, text: str = "") -> None:
         print(text, file=self.out, flush=True)
@@ -149,6 +150,8 @@ class PlainWalker:
         total = len(lesson.steps)
         self.say()
         self.say(f"Lesson {lesson.number} done: {len(self.proved)} of {total} steps proved.")
+        if self.excused:
+            self.say("Left out (optional): step " + ", ".join(map(str, self.excused)))
         if self.left:
             self.say("Not proved: step " + ", ".join(map(str, self.left)))
         return 0 if not self.left else 1
@@ -180,13 +183,13 @@ class PlainWalker:
             reply = self.ask(f"Enter: {verb} it · s: skip · q: quit > ")
             if reply.lower() == "s":
                 self.say("  skipped")
-                self.left.append(step.number)
+                (self.excused if step.optional else self.left).append(step.number)
                 return
             result = self.stage.act(step)
             findings = self.observe(step, result)
             if result.skipped:
                 self.say(f"  – {result.skipped}")
-                (self.proved if step.optional else self.left).append(step.number)
+                (self.excused if step.optional else self.left).append(step.number)
                 return
             if result.unavailable:
                 self.say(f"  ✗ this step cannot run here: {result.unavailable}")
@@ -197,7 +200,7 @@ class PlainWalker:
                 return
             if step.optional:
                 self.say(f"  – not proved, and that is allowed here: {step.optional}")
-                self.proved.append(step.number)
+                self.excused.append(step.number)
                 return
             if self.stage.mode == "replay" or result.unavailable:
                 self.left.append(step.number)
