@@ -15,11 +15,13 @@ from tracer.probes.bcc_probe import (
     EXIT_SIGNALED,
     Decoder,
     ProgramShape,
+    attachments,
     build_program,
     event_struct,
     program_source,
 )
 from tracer.probes.lineage import Lineage
+from tracer.probes.tp_format import parse_format, render_struct
 
 
 def test_every_placeholder_is_filled() -> None:
@@ -40,7 +42,32 @@ def test_every_struct_field_is_commented() -> None:
 def test_dump_bpf_needs_no_root(capsys) -> None:  # type: ignore[no-untyped-def]
     assert main(["probe", "--dump-bpf"]) == 0
     out = capsys.readouterr().out
-    assert "TRACEPOINT_PROBE(syscalls, sys_enter_unshare)" in out and "__ARGC_MAX__" not in out
+    assert "int on_enter_unshare(struct syscall_enter *ctx)" in out and "__ARGC_MAX__" not in out
+
+
+def test_attach_lines_name_every_function() -> None:
+    pairs = attachments(program_source())
+    assert ("syscalls:sys_enter_execveat", "on_enter_exec") in pairs
+    assert sum(fn == "on_sys_exit" for _, fn in pairs) == 7
+    functions = set(re.findall(r"^int (\w+)\(", program_source(), re.M))
+    assert functions == {fn for _, fn in pairs}
+
+
+def test_record_structs_from_format_files() -> None:
+    fmt = (
+        "name: sched_process_fork\nID: 366\nformat:\n"
+        "\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n"
+        "\tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;\n\n"
+        "\tfield:__data_loc char[] parent_comm;\toffset:8;\tsize:4;\tsigned:0;\n"
+        "\tfield:pid_t parent_pid;\toffset:12;\tsize:4;\tsigned:1;\n"
+        "\tfield:char comm[16];\toffset:16;\tsize:16;\tsigned:0;\n"
+        "\tfield:unsigned long sa_handler;\toffset:40;\tsize:8;\tsigned:0;\n"
+    )
+    fields = parse_format(fmt)
+    assert [f.name for f in fields] == ["parent_comm", "parent_pid", "comm", "sa_handler"]
+    text = render_struct("tp_x", "fmt", fields)
+    assert "u32 parent_comm; // offset 8" in text and "s32 parent_pid;" in text
+    assert "char comm[16];" in text and "char pad_32[8];" in text and "u64 sa_handler;" in text
 
 
 def test_ctypes_mirror_has_the_c_layout() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import platform
+import re
 import threading
 from dataclasses import dataclass
 from importlib import resources
@@ -11,7 +12,7 @@ from typing import Any
 
 from tracer.events import Event
 from tracer.probes import procs
-from tracer.probes.base import EventSource
+from tracer.probes.base import EventSource, tracefs_root
 from tracer.probes.decode import (
     AF_UNIX,
     SIGNALS,
@@ -22,6 +23,7 @@ from tracer.probes.decode import (
     unix_path,
 )
 from tracer.probes.lineage import Lineage
+from tracer.probes.tp_format import parse_format, render_struct
 
 # enum kind in exec.bpf.c
 EV_EXEC, EV_FORK, EV_EXIT, EV_CLONE, EV_CLONE3 = 1, 2, 3, 4, 5
@@ -30,8 +32,14 @@ EXIT_CALLED, EXIT_SIGNALED = 1, 2
 # Signals whose default action ends a process (not CHLD, CONT, STOP, TSTP, TTIN, TTOU, URG, WINCH).
 FATAL_SIGNALS = sum(1 << s for s in range(1, 32) if s not in (17, 18, 19, 20, 21, 22, 23, 28))
 POLL_MS = 50
+RECORD_STRUCTS = (  # tracepoints whose record layout is generated from its format file
+    "sched/sched_process_exec",
+    "sched/sched_process_fork",
+    "sched/sched_process_exit",
+    "signal/signal_deliver",
+)
+ATTACH = re.compile(r"^// attach: (\S+)$|^int (\w+)\(", re.M)
 NR_EXECVEAT = {"x86_64": 322, "aarch64": 281, "riscv64": 281, "ppc64le": 362, "s390x": 354}
-EXEC_TRACEPOINTS = (b"syscalls:sys_enter_execve", b"syscalls:sys_enter_execveat")
 
 
 @dataclass(frozen=True)
@@ -53,6 +61,34 @@ def execveat_nr(machine: str | None = None) -> int:
     return NR_EXECVEAT.get(machine, -1)
 
 
+def record_structs(root: str | None = None) -> str:
+    """C structs of the sched/signal records, from this kernel's format files."""
+    root = root or tracefs_root() or "/sys/kernel/tracing"
+    out = []
+    for tp in RECORD_STRUCTS:
+        path = f"{root}/events/{tp}/format"
+        try:
+            with open(path) as f:
+                fields = parse_format(f.read())
+        except OSError as e:
+            out.append(f"#error cannot read {path}: {e.strerror}")
+            continue
+        out.append(render_struct("tp_" + tp.split("/")[1], path, fields))
+    return "\n\n".join(out)
+
+
+def attachments(text: str) -> list[tuple[str, str]]:
+    """(tracepoint, function) pairs from the program's `// attach:` lines."""
+    pairs, waiting = [], []
+    for m in ATTACH.finditer(text):
+        if m[1]:
+            waiting.append(m[1])
+        else:
+            pairs += [(tp, m[2]) for tp in waiting]
+            waiting = []
+    return pairs
+
+
 def program_source() -> str:
     return resources.files("tracer.probes").joinpath("exec.bpf.c").read_text()
 
@@ -70,6 +106,7 @@ def build_program(shape: ProgramShape = ProgramShape()) -> str:
         "__RINGBUF_PAGES__": shape.ringbuf_pages,
         "__TRACK_FILTER__": track,
         "__NR_EXECVEAT__": execveat_nr(),
+        "__TRACEPOINT_STRUCTS__": record_structs(),
     }
     text = program_source()
     for key, value in values.items():
@@ -215,9 +252,10 @@ class BccSource(EventSource):
     def _start(self, seed_pids: list[int]) -> None:
         from bcc import BPF
 
-        self._bpf = BPF(text=build_program(self.shape).encode())
-        for tp in EXEC_TRACEPOINTS:
-            self._bpf.attach_tracepoint(tp=tp, fn_name=b"on_enter_exec")
+        text = build_program(self.shape)
+        self._bpf = BPF(text=text.encode())
+        for tp, fn in attachments(text):
+            self._bpf.attach_tracepoint(tp=tp.encode(), fn_name=fn.encode())
         for part in procs.moving_parts(seed_pids):
             if part.role != "docker-proxy" or part.pid in seed_pids:
                 self.lineage.seed(part.pid, part.ppid, part.comm, part.cmdline)

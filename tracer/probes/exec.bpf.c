@@ -1,8 +1,11 @@
 // dockertrace: processes and namespace syscalls of the processes under trace (bcc, tracepoints only).
 //
 // Only tracepoint arguments and user memory are read (never kernel struct fields), so the program
-// does not depend on the running kernel's layout. Placeholders in UPPER_CASE are filled in by
-// tracer/probes/bcc_probe.py; `dockertrace probe --dump-bpf` prints the result.
+// does not depend on the running kernel's layout: the records' structs below are generated from
+// the kernel's own tracefs format files. Placeholders in UPPER_CASE are filled in by
+// tracer/probes/bcc_probe.py; `dockertrace probe --dump-bpf` prints the result. Each function is
+// attached to the tracepoints its `// attach:` lines name (plain functions compile much faster
+// than bcc's TRACEPOINT_PROBE macro).
 //
 // Filtering happens here, not in Python: `tracked` holds the thread-group ids under trace,
 // seeded from user space (dockerd, containerd, the client); a fork of a tracked process tracks
@@ -59,13 +62,24 @@ struct event {
     char args[ARGC_MAX * ARG_LEN]; // exec: argv entries, each NUL-terminated
 };
 
-// A syscalls:sys_enter_* record as a BPF program sees it (events/syscalls/*/format).
+// A syscalls:sys_enter_* record as a BPF program sees it (the kernel's struct syscall_tp_t).
 struct syscall_enter {
-    u64 common;              // for BPF the kernel puts a pt_regs pointer here; not readable
-    s32 syscall_nr;          // __syscall_nr
-    u32 pad;                 // the arguments start 8-byte aligned
-    u64 args[6];             // the syscall's arguments, each widened to 8 bytes
+    u64 common;     // for BPF the kernel puts a pt_regs pointer here; not readable
+    s32 syscall_nr; // __syscall_nr
+    u32 pad;        // the arguments start 8-byte aligned
+    u64 args[6];    // the syscall's arguments in order, each widened to 8 bytes
 };
+
+// A syscalls:sys_exit_* record as a BPF program sees it.
+struct syscall_exit {
+    u64 common;     // as above
+    s32 syscall_nr; // __syscall_nr
+    u32 pad;        // alignment
+    s64 ret;        // the return value
+};
+
+// sched and signal records, from events/*/*/format on this kernel:
+__TRACEPOINT_STRUCTS__
 
 struct exit_info {
     u32 how;  // enum exit_how
@@ -185,8 +199,9 @@ static __always_inline void copy_argv(struct event *ev, const char *const *argv)
         ev->how = 1;
 }
 
-// Attached by bcc_probe.py to both syscalls:sys_enter_execve and sys_enter_execveat (one copy of
-// the argv loop to compile); the syscall number tells which one fired.
+// One copy of the argv loop for both; the syscall number tells which one fired.
+// attach: syscalls:sys_enter_execve
+// attach: syscalls:sys_enter_execveat
 int on_enter_exec(struct syscall_enter *ctx)
 {
     struct event *ev = begin(EV_EXEC);
@@ -202,7 +217,8 @@ int on_enter_exec(struct syscall_enter *ctx)
     return 0;
 }
 
-TRACEPOINT_PROBE(sched, sched_process_exec)
+// attach: sched:sched_process_exec
+int on_exec(struct tp_sched_process_exec *args)
 {
     // old_pid: the thread that called execve (a non-leader thread takes over the tgid).
     u32 old_tid = args->old_pid, zero = 0;
@@ -224,7 +240,7 @@ TRACEPOINT_PROBE(sched, sched_process_exec)
     ev->pid = tgid;
     ev->tid = args->pid;
     bpf_get_current_comm(&ev->comm, sizeof(ev->comm));
-    unsigned short off = args->data_loc_filename & 0xFFFF;
+    unsigned short off = args->filename & 0xFFFF; // __data_loc: offset in the low half
     bpf_probe_read_kernel_str(&ev->s0, sizeof(ev->s0), (char *)args + off);
     submit(ev);
     dt_pending.delete(&old_tid);
@@ -232,7 +248,8 @@ TRACEPOINT_PROBE(sched, sched_process_exec)
     return 0;
 }
 
-TRACEPOINT_PROBE(sched, sched_process_fork)
+// attach: sched:sched_process_fork
+int on_fork(struct tp_sched_process_fork *args)
 {
     u64 id = bpf_get_current_pid_tgid();
     u32 tgid = id >> 32, tid = (u32)id, child = args->child_pid;
@@ -251,23 +268,25 @@ TRACEPOINT_PROBE(sched, sched_process_fork)
         return 0;
     ev->a0 = child;
     ev->a1 = flags;
-    unsigned short off = args->data_loc_child_comm & 0xFFFF;
+    unsigned short off = args->child_comm & 0xFFFF;
     bpf_probe_read_kernel_str(&ev->comm2, sizeof(ev->comm2), (char *)args + off);
     submit(ev);
     return 0;
 }
 
-TRACEPOINT_PROBE(syscalls, sys_enter_exit_group)
+// attach: syscalls:sys_enter_exit_group
+int on_enter_exit_group(struct syscall_enter *ctx)
 {
     u32 tgid = bpf_get_current_pid_tgid() >> 32;
     if (!is_tracked(tgid))
         return 0;
-    struct exit_info info = {.how = EXIT_CALLED, .code = args->error_code & 0xff};
+    struct exit_info info = {.how = EXIT_CALLED, .code = ctx->args[0] & 0xff}; // exit_group(code)
     dt_exits.insert(&tgid, &info); // the first reason wins: exit_group() then SIGKILLs the other threads
     return 0;
 }
 
-TRACEPOINT_PROBE(signal, signal_deliver)
+// attach: signal:signal_deliver
+int on_signal(struct tp_signal_deliver *args)
 {
     u32 tgid = bpf_get_current_pid_tgid() >> 32;
     int sig = args->sig;
@@ -280,7 +299,8 @@ TRACEPOINT_PROBE(signal, signal_deliver)
     return 0;
 }
 
-TRACEPOINT_PROBE(sched, sched_process_exit)
+// attach: sched:sched_process_exit
+int on_exit(struct tp_sched_process_exit *args)
 {
     u64 id = bpf_get_current_pid_tgid();
     u32 tgid = id >> 32, tid = (u32)id;
@@ -303,87 +323,100 @@ TRACEPOINT_PROBE(sched, sched_process_exit)
     return 0;
 }
 
-TRACEPOINT_PROBE(syscalls, sys_enter_clone)
+// attach: syscalls:sys_enter_clone
+int on_enter_clone(struct syscall_enter *ctx)
 {
     struct event *ev = begin(EV_CLONE);
     if (ev)
-        ev->a0 = args->clone_flags;
+        ev->a0 = ctx->args[0]; // clone(flags, stack, parent_tid, child_tid, tls): flags first
     return 0;
 }
 
-TRACEPOINT_PROBE(syscalls, sys_enter_clone3)
+// attach: syscalls:sys_enter_clone3
+int on_enter_clone3(struct syscall_enter *ctx)
 {
     struct event *ev = begin(EV_CLONE3);
-    if (ev)
-        bpf_probe_read_user(&ev->a0, sizeof(ev->a0), args->uargs); // clone_args.flags comes first
+    if (ev) // clone3(struct clone_args *uargs, size_t size): clone_args.flags comes first
+        bpf_probe_read_user(&ev->a0, sizeof(ev->a0), (void *)ctx->args[0]);
     return 0;
 }
 
-TRACEPOINT_PROBE(syscalls, sys_enter_unshare)
+// attach: syscalls:sys_enter_unshare
+int on_enter_unshare(struct syscall_enter *ctx)
 {
     struct event *ev = begin(EV_UNSHARE);
     if (ev)
-        ev->a0 = args->unshare_flags;
+        ev->a0 = ctx->args[0]; // unshare(flags)
     return 0;
 }
 
-TRACEPOINT_PROBE(syscalls, sys_enter_setns)
+// attach: syscalls:sys_enter_setns
+int on_enter_setns(struct syscall_enter *ctx)
 {
     struct event *ev = begin(EV_SETNS);
-    if (ev) {
-        ev->a0 = args->fd;
-        ev->a1 = args->flags;
+    if (ev) { // setns(fd, nstype)
+        ev->a0 = ctx->args[0];
+        ev->a1 = ctx->args[1];
     }
     return 0;
 }
 
-TRACEPOINT_PROBE(syscalls, sys_enter_mount)
+// attach: syscalls:sys_enter_mount
+int on_enter_mount(struct syscall_enter *ctx)
 {
     struct event *ev = begin(EV_MOUNT);
-    if (ev) {
-        ev->a0 = args->flags;
-        bpf_probe_read_user_str(&ev->s0, sizeof(ev->s0), args->dev_name);
-        bpf_probe_read_user_str(&ev->s1, sizeof(ev->s1), args->dir_name);
-        bpf_probe_read_user_str(&ev->s2, sizeof(ev->s2), args->type);
+    if (ev) { // mount(source, target, fstype, flags, data)
+        ev->a0 = ctx->args[3];
+        bpf_probe_read_user_str(&ev->s0, sizeof(ev->s0), (void *)ctx->args[0]);
+        bpf_probe_read_user_str(&ev->s1, sizeof(ev->s1), (void *)ctx->args[1]);
+        bpf_probe_read_user_str(&ev->s2, sizeof(ev->s2), (void *)ctx->args[2]);
     }
     return 0;
 }
 
-TRACEPOINT_PROBE(syscalls, sys_enter_pivot_root)
+// attach: syscalls:sys_enter_pivot_root
+int on_enter_pivot_root(struct syscall_enter *ctx)
 {
     struct event *ev = begin(EV_PIVOT_ROOT);
-    if (ev) {
-        bpf_probe_read_user_str(&ev->s0, sizeof(ev->s0), args->new_root);
-        bpf_probe_read_user_str(&ev->s1, sizeof(ev->s1), args->put_old);
+    if (ev) { // pivot_root(new_root, put_old)
+        bpf_probe_read_user_str(&ev->s0, sizeof(ev->s0), (void *)ctx->args[0]);
+        bpf_probe_read_user_str(&ev->s1, sizeof(ev->s1), (void *)ctx->args[1]);
     }
     return 0;
 }
 
-TRACEPOINT_PROBE(syscalls, sys_enter_connect)
+// attach: syscalls:sys_enter_connect
+int on_enter_connect(struct syscall_enter *ctx)
 {
     u32 tgid = bpf_get_current_pid_tgid() >> 32;
     if (!is_tracked(tgid))
         return 0;
+    // connect(fd, struct sockaddr *addr, addrlen): only AF_UNIX goes on
+    char *addr = (char *)ctx->args[1];
     u16 family = 0;
-    if (bpf_probe_read_user(&family, sizeof(family), args->uservaddr) || family != AF_UNIX)
+    if (bpf_probe_read_user(&family, sizeof(family), addr) || family != AF_UNIX)
         return 0;
     struct event *ev = begin(EV_CONNECT);
     if (!ev)
         return 0;
-    u32 len = args->addrlen;
+    u32 len = ctx->args[2];
     ev->a0 = family;
     ev->a1 = len;
     if (len > SUN_PATH_LEN + 2)
         len = SUN_PATH_LEN + 2;
     if (len > 2)
-        bpf_probe_read_user(&ev->s0, (len - 2) & 127, (char *)args->uservaddr + 2);
+        bpf_probe_read_user(&ev->s0, (len - 2) & 127, addr + 2);
     return 0;
 }
 
-TRACEPOINT_PROBE(syscalls, sys_exit_clone) { return finish(args->ret); }
-TRACEPOINT_PROBE(syscalls, sys_exit_clone3) { return finish(args->ret); }
-TRACEPOINT_PROBE(syscalls, sys_exit_unshare) { return finish(args->ret); }
-TRACEPOINT_PROBE(syscalls, sys_exit_setns) { return finish(args->ret); }
-TRACEPOINT_PROBE(syscalls, sys_exit_mount) { return finish(args->ret); }
-TRACEPOINT_PROBE(syscalls, sys_exit_pivot_root) { return finish(args->ret); }
-TRACEPOINT_PROBE(syscalls, sys_exit_connect) { return finish(args->ret); }
+// attach: syscalls:sys_exit_clone
+// attach: syscalls:sys_exit_clone3
+// attach: syscalls:sys_exit_unshare
+// attach: syscalls:sys_exit_setns
+// attach: syscalls:sys_exit_mount
+// attach: syscalls:sys_exit_pivot_root
+// attach: syscalls:sys_exit_connect
+int on_sys_exit(struct syscall_exit *ctx)
+{
+    return finish(ctx->ret);
+}
