@@ -202,7 +202,7 @@ class ConnectionCore:
 
     def _pump_requests(self, t: int, eof: bool) -> bool:
         progressed = False
-        while self.mode == "http":
+        while self.mode == "http" and self._req.their_state is not h11.ERROR:
             try:
                 ev = self._req.next_event()
             except h11.RemoteProtocolError as e:
@@ -274,7 +274,7 @@ class ConnectionCore:
 
     def _pump_responses(self, t: int, eof: bool) -> bool:
         progressed = False
-        while self.mode == "http":
+        while self.mode == "http" and self._resp.their_state is not h11.ERROR:
             if self._inflight is None:
                 if not self._unsent or self._resp.our_state is not h11.IDLE:
                     break
