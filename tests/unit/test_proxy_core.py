@@ -187,7 +187,10 @@ def test_the_old_200_raw_stream_form_is_a_hijack_too() -> None:
 
 
 def test_malformed_request_is_reported_with_the_daemons_answer() -> None:
-    answer = b"HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 15\r\n\r\n400 Bad Request"
+    answer = (
+        b"HTTP/1.1 400 Bad Request\r\nConnection: close\r\n"
+        b"Content-Length: 15\r\n\r\n400 Bad Request"
+    )
     events = run([("c", b"this is not http\r\n\r\n"), ("d", answer)])
     assert "malformed request" in of(events, "proxy.error")[0]["error"]
     resp = of(events, "http.response")
