@@ -74,8 +74,9 @@ def cmd_lesson(args: argparse.Namespace) -> int:
     except (LessonFileError, LookupError) as e:
         print(e, file=sys.stderr)
         return 2
-    if not args.plain:
-        print("The app's lesson view is not built yet; walking the lesson here in the terminal.")
+    use_app = not args.plain and sys.stdin.isatty() and sys.stdout.isatty()
+    if not args.plain and not use_app:
+        print("No terminal for the app here: walking the lesson in plain text (as --plain).")
     if args.replay is not None and args.record:
         print(
             "--record makes a recording of a live run; it cannot go with --replay", file=sys.stderr
@@ -91,7 +92,15 @@ def cmd_lesson(args: argparse.Namespace) -> int:
     if isinstance(stage, str):
         print(stage, file=sys.stderr)
         return 2
-    code = walk(lesson, stage, sys.stdin, sys.stdout)
+    if use_app:
+        from tracer.lesson_app import LessonApp
+
+        try:
+            code = LessonApp(lesson, stage).run() or 0
+        finally:
+            stage.end()
+    else:
+        code = walk(lesson, stage, sys.stdin, sys.stdout)
     if args.record:
         print(f"recorded to {args.record}")
     return code
