@@ -104,7 +104,8 @@ class ExecStorm:
 
 def main(argv: Sequence[str] | None = None) -> int:
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    from bench.probe_storm import run_storm_bench
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from probe_storm import run_storm_bench
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=5.0)
