@@ -42,7 +42,7 @@ def parse_address(url: str) -> tuple[socket.AddressFamily, str | tuple[str, int]
         return socket.AF_UNIX, url.removeprefix("unix://")
     if url.startswith("tcp://"):
         parts = urlsplit(url)
-        if not parts.hostname or not parts.port:
+        if not parts.hostname or parts.port is None:
             raise ProxyError(f"{url}: expected tcp://HOST:PORT")
         family = socket.AF_INET6 if ":" in parts.hostname else socket.AF_INET
         return family, (parts.hostname, parts.port)

@@ -1,0 +1,204 @@
+"""The proxy server against a real (small, local) upstream socket: forwarding, safety, failures."""
+
+from __future__ import annotations
+
+import os
+import socket
+import socketserver
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
+
+import httpx
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tracer.events import Event
+from tracer.proxy.server import Proxy, ProxyError
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:
+        body = f"you asked for {self.path}".encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def address_string(self) -> str:
+        return "unix"
+
+
+class _Upstream(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    daemon_threads = True
+
+
+@pytest.fixture
+def upstream(tmp_path: Path) -> Iterator[str]:
+    """A small HTTP/1.1 server on a Unix socket: a stand-in daemon for the server tests."""
+    path = str(tmp_path / "upstream.sock")
+    server = _Upstream(path, _Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield path
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def listen_dir(tmp_path: Path) -> Path:
+    d = tmp_path / "run"
+    d.mkdir(mode=0o755)
+    return d
+
+
+def wait_for(cond: object, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if callable(cond) and cond():
+            return
+        time.sleep(0.01)
+    raise AssertionError("condition not met in time")
+
+
+def test_forwards_and_records_over_keep_alive(upstream: str, listen_dir: Path) -> None:
+    events: list[Event] = []
+    sock = listen_dir / "docker.sock"
+    with Proxy(listen=f"unix://{sock}", upstream=f"unix://{upstream}", sink=events.append) as p:
+        assert p.address == f"unix://{sock}"
+        assert oct(os.stat(sock).st_mode & 0o777) == "0o660"
+        with httpx.Client(transport=httpx.HTTPTransport(uds=str(sock))) as c:
+            texts = [c.get(f"http://docker/v1.41/thing/{i}").text for i in range(3)]
+        assert texts == [f"you asked for /v1.41/thing/{i}" for i in range(3)]
+        wait_for(lambda: any(e.kind == "conn.close" for e in events))
+    assert not sock.exists()
+    responses = [e.detail for e in events if e.kind == "http.response"]
+    assert [(r["seq"], r["status"], r["endpoint"]) for r in responses] == [
+        (1, 200, "/thing/0"),
+        (2, 200, "/thing/1"),
+        (3, 200, "/thing/2"),
+    ]
+    accept = next(e for e in events if e.kind == "conn.accept")
+    assert accept.detail["peer_pid"] == os.getpid() and accept.pid == os.getpid()
+    assert all(e.time_ns > 0 for e in events)
+
+
+def test_half_close_is_passed_on_and_the_answer_still_arrives(listen_dir: Path) -> None:
+    """The upstream answers only after it reads EOF: the proxy must pass SHUT_WR on and keep
+    the other direction open."""
+    path = str(listen_dir.parent / "late.sock")
+    srv = socket.socket(socket.AF_UNIX)
+    srv.bind(path)
+    srv.listen(1)
+
+    def serve() -> None:
+        conn, _ = srv.accept()
+        got = b""
+        while chunk := conn.recv(4096):
+            got += chunk
+        time.sleep(0.2)
+        conn.sendall(b"after EOF I read " + str(len(got)).encode())
+        conn.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    with Proxy(listen=f"unix://{listen_dir}/d.sock", upstream=f"unix://{path}") as p:
+        c = socket.socket(socket.AF_UNIX)
+        c.connect(p.address.removeprefix("unix://"))
+        c.sendall(b"x" * 1000)
+        c.shutdown(socket.SHUT_WR)
+        reply = b""
+        while chunk := c.recv(4096):
+            reply += chunk
+        c.close()
+    srv.close()
+    assert reply == b"after EOF I read 1000"
+
+
+def test_unreachable_daemon_closes_without_a_fake_answer(listen_dir: Path) -> None:
+    events: list[Event] = []
+    missing = f"unix://{listen_dir.parent}/nobody.sock"
+    with Proxy(listen=f"unix://{listen_dir}/d.sock", upstream=missing, sink=events.append) as p:
+        c = socket.socket(socket.AF_UNIX)
+        c.connect(p.address.removeprefix("unix://"))
+        c.sendall(b"GET /_ping HTTP/1.1\r\nHost: d\r\n\r\n")
+        try:
+            reply = c.recv(4096)
+        except ConnectionResetError:
+            reply = b""
+        c.close()
+        wait_for(lambda: any(e.kind == "conn.close" for e in events))
+    assert reply == b""  # no byte that could pass for the daemon's
+    unreachable = [e.detail for e in events if e.kind == "upstream.unreachable"]
+    assert unreachable and unreachable[0]["upstream"] == missing
+    assert "No such file" in unreachable[0]["error"]
+
+
+def test_a_live_socket_is_never_replaced(upstream: str, listen_dir: Path) -> None:
+    sock = f"unix://{listen_dir}/d.sock"
+    with Proxy(listen=sock, upstream=f"unix://{upstream}"):
+        with pytest.raises(ProxyError, match="live listener"):
+            Proxy(listen=sock, upstream=f"unix://{upstream}").start()
+        assert (listen_dir / "d.sock").exists()
+
+
+def test_a_stale_socket_is_removed_and_a_plain_file_is_not(upstream: str, listen_dir: Path) -> None:
+    stale = socket.socket(socket.AF_UNIX)
+    stale.bind(str(listen_dir / "stale.sock"))
+    stale.close()  # the file stays, nobody listens
+    with Proxy(listen=f"unix://{listen_dir}/stale.sock", upstream=f"unix://{upstream}") as p:
+        assert p.address.endswith("stale.sock")
+    (listen_dir / "file.sock").write_text("not a socket")
+    with pytest.raises(ProxyError, match="not a socket"):
+        Proxy(listen=f"unix://{listen_dir}/file.sock", upstream=f"unix://{upstream}").start()
+
+
+def test_unsafe_directory_and_plain_tcp_are_refused(upstream: str, tmp_path: Path) -> None:
+    open_dir = tmp_path / "open"
+    open_dir.mkdir()
+    open_dir.chmod(0o777)
+    with pytest.raises(ProxyError, match="writable by others"):
+        Proxy(listen=f"unix://{open_dir}/d.sock", upstream=f"unix://{upstream}").start()
+    with pytest.raises(ProxyError, match="without TLS"):
+        Proxy(listen="tcp://127.0.0.1:0", upstream=f"unix://{upstream}").start()
+
+
+@pytest.fixture
+def shared_proxy(upstream: str, listen_dir: Path) -> Iterator[tuple[str, list[Event]]]:
+    events: list[Event] = []
+    with Proxy(listen=f"unix://{listen_dir}/d.sock", upstream=f"unix://{upstream}",
+               sink=events.append) as p:  # fmt: skip
+        yield p.address.removeprefix("unix://"), events
+
+
+def test_arbitrary_bytes_never_stop_the_proxy(shared_proxy: tuple[str, list[Event]]) -> None:
+    path, events = shared_proxy
+
+    @settings(
+        max_examples=30,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
+    @given(st.binary(min_size=1, max_size=200))
+    def throw(junk: bytes) -> None:
+        c = socket.socket(socket.AF_UNIX)
+        c.settimeout(10)
+        c.connect(path)
+        c.sendall(junk)
+        c.shutdown(socket.SHUT_WR)
+        while c.recv(4096):  # the upstream answers (or closes); the proxy must not hang
+            pass
+        c.close()
+        with httpx.Client(transport=httpx.HTTPTransport(uds=path)) as ok:
+            assert ok.get("http://docker/still-serving").status_code == 200
+
+    throw()
+    wait_for(lambda: sum(e.kind == "conn.close" for e in events) >= 60)
+    assert sum(e.kind == "conn.accept" for e in events) >= 60
