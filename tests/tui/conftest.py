@@ -10,7 +10,7 @@ import pytest
 from tests.tui.builders import make_header, make_trace
 from tracer.trace import Trace
 from tracer.tui.app import DockertraceApp
-from tracer.tui.source import Loaded
+from tracer.tui.source import Loaded, bundled_recording, load
 
 
 class FakeClock:
@@ -29,9 +29,20 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
+def bundled() -> Loaded:
+    """The bundled recording of a real `docker run --rm IMAGE echo hi`, folded by the chain."""
+    path = bundled_recording()
+    assert path is not None, "assets/run-echo-hi.jsonl is missing"
+    return load(path)
+
+
+@pytest.fixture
 def make_app(clock: FakeClock) -> Callable[..., DockertraceApp]:
-    def build(trace: Trace | None = None, **kw: Any) -> DockertraceApp:
-        loaded = Loaded(trace or make_trace(), make_header(), "run-echo-hi.jsonl")
+    def build(trace: Trace | Loaded | None = None, **kw: Any) -> DockertraceApp:
+        if isinstance(trace, Loaded):
+            loaded = trace
+        else:
+            loaded = Loaded(trace or make_trace(), make_header(), "run-echo-hi.jsonl")
         kw.setdefault("autoplay", False)
         kw.setdefault("animate", False)
         return DockertraceApp(loaded, clock=clock, **kw)

@@ -8,10 +8,11 @@ from typing import Any
 import pytest
 
 from tracer.tui.app import DockertraceApp
+from tracer.tui.source import Loaded
 
 NOTICE = (
-    "Live tracing is not possible here (privileges: uid 1000 without CAP_BPF/CAP_PERFMON): "
-    "replaying the bundled recording. `dockertrace doctor` tells more."
+    "No live tracing here (`dockertrace doctor` tells more): privileges: uid 1000 without "
+    "CAP_BPF/CAP_PERFMON. Replaying the bundled one."
 )
 
 
@@ -40,3 +41,18 @@ def test_main_screen(
 
 def test_before_playing(snap_compare: Any, make_app: Callable[..., DockertraceApp]) -> None:
     assert snap_compare(make_app(), terminal_size=(80, 24))
+
+
+@pytest.mark.parametrize(
+    ("size", "keys"),
+    [((80, 24), ("5", "n", "n")), ((120, 40), ("5", "n", "n")), ((120, 40), ("7",))],
+    ids=["80x24-step5", "120x40-step5", "120x40-step7"],
+)
+def test_bundled_recording(
+    snap_compare: Any,
+    make_app: Callable[..., DockertraceApp],
+    bundled: Loaded,
+    size: tuple[int, int],
+    keys: tuple[str, ...],
+) -> None:
+    assert snap_compare(make_app(bundled, notice=NOTICE), press=keys, terminal_size=size)

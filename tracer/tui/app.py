@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any, ClassVar
 
 from textual import on, work
@@ -36,7 +37,7 @@ TRAVEL_S = 0.5  # how long the token takes along a hop at the default speed
 class DockertraceApp(App[None]):
     """Replays (or runs live, then replays) one `docker run` hop by hop."""
 
-    CSS_PATH = "app.tcss"
+    CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses live elsewhere
     TITLE = "dockertrace"
     AUTO_FOCUS = "Timeline DataTable"
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -72,7 +73,7 @@ class DockertraceApp(App[None]):
         speed: float = DEFAULT_SPEED,
         export_dir: str = ".",
         theme: str = "textual-dark",
-        live_reason: str | None = "live tracing was not checked",
+        live_reason: str | None = "not checked",
     ) -> None:
         super().__init__()
         self.loaded = loaded
@@ -107,6 +108,10 @@ class DockertraceApp(App[None]):
         self.theme = self.initial_theme
         self._ticker = self.set_interval(1 / FPS, self._tick, pause=True)
         self.show_loaded(self.loaded, self.mode, self.notice, paused=self.player.paused)
+
+    def on_resize(self) -> None:
+        # a short terminal (80×24) gets a one-line notice and no rule under the chain
+        self.screen.set_class(self.size.height < 30, "-short")
 
     def _player(self, loaded: Loaded, paused: bool, speed: float) -> Player:
         trace = loaded.trace
@@ -263,8 +268,11 @@ class DockertraceApp(App[None]):
 
     def _start_live(self, args: list[str] | None) -> None:
         if self.live_reason:
-            why = self.live_reason[0].upper() + self.live_reason[1:]
-            self.query_one(Banner).notice = f"{why}. `dockertrace doctor` tells more."
+            self.query_one(
+                Banner
+            ).notice = (
+                f"Cannot run live here (`dockertrace doctor` tells more): {self.live_reason}."
+            )
             return
         self._live_events = []
         self.query_one(Banner).notice = "Starting the proxy and the probes…"

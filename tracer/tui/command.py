@@ -45,12 +45,11 @@ def decide(replay: str | None, why_not_live: str | None) -> Start:
         return Start(loaded, "replay", f"{skipped}Replaying {replay}{live_note}.", why_not_live)
     bundled = bundled_recording()
     if why_not_live is not None:
-        head = why_not_live[0].upper() + why_not_live[1:]
+        head = f"No live tracing here (`dockertrace doctor` tells more): {why_not_live}."
         if bundled is None:
-            note = f"{head}. No bundled recording in this install; open one with o."
+            note = f"{head} No bundled recording in this install: o opens one."
             return Start(Loaded(empty_trace()), "replay", note, why_not_live)
-        note = f"{head}: replaying the bundled recording. `dockertrace doctor` tells more."
-        return Start(load(bundled), "replay", note, why_not_live)
+        return Start(load(bundled), "replay", f"{head} Replaying the bundled one.", why_not_live)
     note = "Live tracing is ready: g runs docker run --rm IMAGE echo hi, x runs one you type."
     if bundled is not None:
         return Start(load(bundled), "replay", note + " Meanwhile, the bundled recording.", None)

@@ -6,7 +6,6 @@ import json
 from typing import Any
 
 from rich.console import Group, RenderableType
-from rich.syntax import Syntax
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
@@ -35,6 +34,8 @@ SHOWN = {
 
 
 def _json(value: Any) -> RenderableType:
+    from rich.syntax import Syntax  # pygments is slow to import: not before the first body
+
     text = json.dumps(value, indent=2, ensure_ascii=False, default=str)
     return Syntax(text, "json", theme="ansi_dark", background_color="default", word_wrap=True)
 

@@ -51,15 +51,14 @@ class LiveFailed(Message):
 
 
 def unavailable() -> str | None:
-    """Why live tracing cannot run here (doctor's verdict, in a line), or None when it can."""
+    """Why live tracing cannot run here (doctor's failed checks, in a line), or None."""
     from tracer import doctor
 
     report = doctor.diagnose(load_bcc=False)
     if report.live_possible:
         return None
     failed = [c for c in report.checks if not c.ok and c.name in LIVE_NEEDS]
-    why = "; ".join(f"{c.name}: {c.found}" for c in failed) or "a layer is missing"
-    return f"live tracing is not possible here ({why})"
+    return "; ".join(f"{c.name}: {c.found}" for c in failed) or "a layer is missing"
 
 
 def default_image() -> str:

@@ -136,7 +136,11 @@ def scene_at(trace: Trace, position: int, steps: list[int | None] | None = None)
     event = trace.events[position] if position >= 0 else None
     time_ns = event.time_ns if event else 0
     finished = position == len(trace.events) - 1
-    crossed = [h for h in trace.hops if event is not None and h.time_ns <= time_ns]
+    # hops come grouped by kind, not in time order; the active one is the latest crossed
+    crossed = sorted(
+        (h for h in trace.hops if event is not None and h.time_ns <= time_ns),
+        key=lambda h: h.time_ns,
+    )
     hop = crossed[-1] if crossed else None
     return Scene(
         position=position,

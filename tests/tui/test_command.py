@@ -1,0 +1,40 @@
+"""What `dockertrace tui` opens on: a file asked for, else the bundled recording with a banner
+saying why live tracing is not possible, else a live screen waiting for a run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.tui.builders import make_header, run_events
+from tracer.cli import build_parser
+from tracer.record import RecordingError, write_recording
+from tracer.tui import command
+
+
+def test_without_live_the_bundled_recording_opens_with_a_banner_saying_why() -> None:
+    start = command.decide(None, "privileges: uid 1000 without CAP_BPF/CAP_PERFMON")
+    assert start.mode == "replay" and start.loaded.name == "run-echo-hi.jsonl"
+    assert "dockertrace doctor" in start.notice and "uid 1000" in start.notice
+    assert start.live_reason is not None
+
+
+def test_with_live_the_screen_says_which_keys_run_it() -> None:
+    start = command.decide(None, None)
+    assert start.live_reason is None and "g runs docker run" in start.notice
+
+
+def test_replay_opens_the_file_and_a_bad_file_is_an_error(tmp_path: Path) -> None:
+    path = tmp_path / "r.jsonl"
+    write_recording(path, make_header(), run_events())
+    start = command.decide(str(path), "no root")
+    assert start.mode == "replay" and start.loaded.path == str(path)
+    (tmp_path / "bad.jsonl").write_text("{}\n")
+    with pytest.raises(RecordingError):
+        command.decide(str(tmp_path / "bad.jsonl"), None)
+
+
+def test_the_subcommand_is_registered() -> None:
+    args = build_parser().parse_args(["tui", "--replay", "x.jsonl", "--theme", "high-contrast"])
+    assert args.func is command.run and args.replay == "x.jsonl"
