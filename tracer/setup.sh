@@ -19,7 +19,7 @@ have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok
 
 install_packages() {
     local want=(docker.io containerd runc busybox-static bpfcc-tools python3-bpfcc python3-venv
-                bpftrace socat curl docker-registry tmux iptables)
+                bpftrace socat curl docker-registry tmux iptables openssl)
     local missing=()
     for p in "${want[@]}"; do have_pkg "$p" || missing+=("$p"); done
     if [ ${#missing[@]} -gt 0 ]; then
