@@ -68,8 +68,19 @@ class ProxyProcess:
 def recording_proxy(directory: str) -> Iterator[ProxyProcess]:
     path = os.path.join(directory, "proxy", "docker.sock")
     recording = os.path.join(directory, "recording.jsonl")
-    argv = [sys.executable, "-m", "tracer", "proxy", "--quiet", "--record", recording,
-            "--listen", f"unix://{path}", "--upstream", f"unix://{DEFAULT_SOCKET}"]  # fmt: skip
+    argv = [
+        sys.executable,
+        "-m",
+        "tracer",
+        "proxy",
+        "--quiet",
+        "--record",
+        recording,
+        "--listen",
+        f"unix://{path}",
+        "--upstream",
+        f"unix://{DEFAULT_SOCKET}",
+    ]
     proc = subprocess.Popen(argv, cwd=ROOT, stderr=subprocess.DEVNULL)
     try:
         for _ in range(500):

@@ -173,8 +173,9 @@ def test_unsafe_directory_and_plain_tcp_are_refused(upstream: str, tmp_path: Pat
 @pytest.fixture
 def shared_proxy(upstream: str, listen_dir: Path) -> Iterator[tuple[str, list[Event]]]:
     events: list[Event] = []
-    with Proxy(listen=f"unix://{listen_dir}/d.sock", upstream=f"unix://{upstream}",
-               sink=events.append) as p:  # fmt: skip
+    with Proxy(
+        listen=f"unix://{listen_dir}/d.sock", upstream=f"unix://{upstream}", sink=events.append
+    ) as p:
         yield p.address.removeprefix("unix://"), events
 
 

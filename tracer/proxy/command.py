@@ -104,8 +104,10 @@ def run(args: argparse.Namespace) -> int:
     tls = None
     if args.tls_cert or args.tls_key or args.tls_ca:
         if not (args.tls_cert and args.tls_key and args.tls_ca):
-            print("dockertrace proxy: TLS needs all of --tls-cert, --tls-key and --tls-ca",
-                  file=sys.stderr)  # fmt: skip
+            print(
+                "dockertrace proxy: TLS needs all of --tls-cert, --tls-key and --tls-ca",
+                file=sys.stderr,
+            )
             return 2
         tls = TlsConfig(args.tls_cert, args.tls_key, args.tls_ca)
     upstream = args.upstream or current_endpoint().url
@@ -130,8 +132,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"dockertrace proxy: {e}", file=sys.stderr)
         return 1
     try:
-        print(f"dockertrace proxy: listening on {proxy.address}, forwarding to {upstream}",
-              file=sys.stderr)  # fmt: skip
+        print(
+            f"dockertrace proxy: listening on {proxy.address}, forwarding to {upstream}",
+            file=sys.stderr,
+        )
         print(f"  use it with: export DOCKER_HOST={proxy.address}", file=sys.stderr)
         while not stop.wait(0.5):
             pass

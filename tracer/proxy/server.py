@@ -75,8 +75,14 @@ class Proxy:
     def start(self) -> Proxy:
         listener, self._socket_path, self.address = bind_listener(self.listen, self.tls)
         ours, theirs = socket.socketpair()
-        argv = [sys.executable, "-m", "tracer.proxy.relay", str(listener.fileno()),
-                str(theirs.fileno()), self.upstream]  # fmt: skip
+        argv = [
+            sys.executable,
+            "-m",
+            "tracer.proxy.relay",
+            str(listener.fileno()),
+            str(theirs.fileno()),
+            self.upstream,
+        ]
         if self.tls is not None:
             argv += [self.tls.cert, self.tls.key, self.tls.ca]
         try:
