@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import ClassVar
 
 from textual import on, work
@@ -12,8 +11,14 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Footer, Header, Input, Markdown, Static
 
 from tracer.events import Event
-from tracer.lesson_walk import EVIDENCE_WAIT_S, POLL_S, ActionResult, Stage, describe_finding
-from tracer.lessons import Finding, Lesson, LessonStep, complete, judge
+from tracer.lesson_walk import (
+    EVIDENCE_WAIT_S,
+    ActionResult,
+    Stage,
+    await_evidence,
+    describe_finding,
+)
+from tracer.lessons import Finding, Lesson, LessonStep, complete
 from tracer.tui.chain_view import ChainView
 from tracer.tui.scene import scene_at
 
@@ -97,14 +102,13 @@ class LessonApp(App[int]):
         """The action blocks (a shell command, a proxy start): it runs off the event loop."""
         result = self.stage.act(step)
         self.call_from_thread(self.show_output, result)
-        deadline = time.monotonic() + (self.wait_s if self.stage.mode == "live" else 0)
-        while True:
-            events = self.stage.events(result.start_ns, result.end_ns or None)
-            findings = judge(step, events, result.output, ended=True)
-            self.call_from_thread(self.show_findings, findings, events)
-            if complete(findings) or time.monotonic() >= deadline or result.unavailable:
-                break
-            time.sleep(POLL_S)
+        findings = await_evidence(
+            self.stage,
+            step,
+            result,
+            self.wait_s,
+            seen=lambda found, events: self.call_from_thread(self.show_findings, found, events),
+        )
         self.call_from_thread(self.judged, step, result, findings)
 
     def show_output(self, result: ActionResult) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import textwrap
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TextIO
 
@@ -93,6 +93,27 @@ class ReplayStage:
 
     def end(self) -> None:
         pass
+
+
+def await_evidence(
+    stage: Stage,
+    step: LessonStep,
+    result: ActionResult,
+    wait_s: float,
+    seen: Callable[[list[Finding], list[Event]], None] | None = None,
+) -> list[Finding]:
+    """Judge the step against the events of its window until it is proved or, live, until
+    `wait_s` has passed (late kernel events arrive after the command ends); `seen` is told of
+    each round. A replay is judged once: its events are all there."""
+    deadline = time.monotonic() + (wait_s if stage.mode == "live" else 0)
+    while True:
+        events = stage.events(result.start_ns, result.end_ns or None)
+        findings = judge(step, events, result.output, ended=True)
+        if seen is not None:
+            seen(findings, events)
+        if complete(findings) or time.monotonic() >= deadline or result.unavailable:
+            return findings
+        time.sleep(POLL_S)
 
 
 class Quit(Exception):
@@ -218,13 +239,7 @@ class PlainWalker:
             self.say(f"  (exit status {result.returncode})")
         if result.unavailable or result.skipped:
             return []
-        deadline = time.monotonic() + (self.wait_s if self.stage.mode == "live" else 0)
-        while True:
-            events = self.stage.events(result.start_ns, result.end_ns or None)
-            findings = judge(step, events, result.output, ended=True)
-            if complete(findings) or time.monotonic() >= deadline:
-                break
-            time.sleep(POLL_S)
+        findings = await_evidence(self.stage, step, result, self.wait_s)
         for f in findings:
             self.say("  " + describe_finding(f))
         return findings

@@ -216,10 +216,6 @@ class Lesson:
     steps: tuple[LessonStep, ...] = field(default=())
 
     @property
-    def slug(self) -> str:
-        return self.path.stem
-
-    @property
     def recording_path(self) -> Path | None:
         return (self.path.parent / self.recording).resolve() if self.recording else None
 
