@@ -52,12 +52,11 @@ class ProxyProcess:
     recording: str
 
     def peak_rss_mb(self) -> float:
-        """VmHWM: the process's peak resident set so far."""
-        with open(f"/proc/{self.pid}/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-        return 0.0
+        """Peak resident set (VmHWM) of the proxy: the recording process plus its forwarding
+        child."""
+        with open(f"/proc/{self.pid}/task/{self.pid}/children") as f:
+            pids = [self.pid, *map(int, f.read().split())]
+        return sum(_hwm_mb(pid) for pid in pids)
 
     def events(self) -> int:
         with open(self.recording) as f:
@@ -71,8 +70,7 @@ def recording_proxy(directory: str) -> Iterator[ProxyProcess]:
     argv = [
         sys.executable,
         "-m",
-        "tracer",
-        "proxy",
+        "tracer.proxy.command",  # the proxy alone, without the app's other modules
         "--quiet",
         "--record",
         recording,
@@ -100,6 +98,25 @@ def workdir() -> Iterator[str]:
     with tempfile.TemporaryDirectory(prefix="dockertrace-bench-") as d:
         os.chmod(d, 0o700)
         yield d
+
+
+def _hwm_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def demo_image() -> str:
+    """alpine where it is here, otherwise the offline busybox image setup builds."""
+    for image in ("alpine:latest", "dockertrace/busybox:latest"):
+        if (
+            subprocess.run(["docker", "image", "inspect", image], capture_output=True).returncode
+            == 0
+        ):
+            return image
+    raise SystemExit("no demo image: run `bash tracer/setup.sh env`")
 
 
 def table(rows: list[tuple[str, str, str, str]]) -> str:

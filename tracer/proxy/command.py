@@ -166,3 +166,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--tls-key", help="its private key (PEM)")
     p.add_argument("--tls-ca", help="CA that client certificates must be signed by")
     p.set_defaults(func=run)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m tracer.proxy.command ...`: the same command without loading the whole app
+    (the benchmarks use it to measure the proxy's own memory)."""
+    parser = argparse.ArgumentParser(prog="dockertrace")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["proxy", *(sys.argv[1:] if argv is None else argv)])
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

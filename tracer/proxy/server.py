@@ -150,7 +150,7 @@ class Proxy:
         head = relay.ITEM.size
         while True:
             try:
-                data = recv(1024 * 1024)
+                data = recv(relay.CHUNK * 2)
             except OSError:
                 data = b""
             if not data:
