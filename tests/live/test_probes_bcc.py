@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from tests.conftest import need
-from tests.live.probes_scenario import Observed, storm_leaks, traced_docker_run
+from tests.live.probes_scenario import Observed, storm_leaks, traced_docker_run, wait_clean
 from tracer.events import Event
 from tracer.probes.base import host_facts, judge
+from tracer.probes.bcc_probe import BccSource
+from tracer.probes.leftovers import held_maps
 
 FIVE = {"CLONE_NEWNS", "CLONE_NEWUTS", "CLONE_NEWIPC", "CLONE_NEWPID", "CLONE_NEWNET"}
 
@@ -96,3 +100,21 @@ def test_events_serialise_and_nothing_is_left(run: Observed) -> None:
         assert Event.from_json(e.to_json()) == Event.from_json(e.to_json())
     assert len(run.map_ids) == 7  # all of ours were held while it ran
     assert run.leftovers_after_close == []
+
+
+def test_prepare_overlaps_compile_and_close_without_start_is_clean(root: None) -> None:
+    bcc = next(c for c in judge(host_facts()) if c.name == "bcc")
+    need(bcc.usable, f"bcc backend: {bcc.reason}")
+    unused = BccSource()
+    unused.prepare()
+    unused.close()  # compiled, never started: its maps go with it
+    source = BccSource()
+    source.prepare()
+    source.start(None, seed_pids=[os.getpid()])
+    try:
+        assert source.compile_seconds > 0 and os.getpid() in source.tracked_pids()
+        maps = list(held_maps(os.getpid()))
+        assert len(maps) == 7  # only the started one's
+    finally:
+        source.close()
+    assert wait_clean(maps) == []

@@ -57,6 +57,10 @@ class EventSource(ABC):
         self._subscribers: list[tuple[asyncio.AbstractEventLoop, asyncio.Queue[Event | None]]] = []
         self._closed = False
 
+    def prepare(self) -> None:  # noqa: B027  (optional; most sources have nothing to prepare)
+        """Optional: begin slow set-up (bcc compiles its program) in the background, so that a
+        caller can overlap it with its own start-up; start() waits for it. Idempotent."""
+
     def start(self, sink: EventSink | None = None, seed_pids: Sequence[int] = ()) -> None:
         """Attach and begin delivering events; returns once the probes are live."""
         t0 = time.perf_counter()

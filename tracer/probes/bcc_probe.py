@@ -6,7 +6,9 @@ import ctypes
 import platform
 import re
 import threading
+import time
 from dataclasses import dataclass
+from functools import cached_property
 from importlib import resources
 from typing import Any
 
@@ -247,14 +249,40 @@ class BccSource(EventSource):
         self._bpf: Any = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._compiling: threading.Thread | None = None
+        self._compiled: Any = None
+        self._compile_error: BaseException | None = None
         self.decode_errors = 0
+        self.compile_seconds = 0.0
 
-    def _start(self, seed_pids: list[int]) -> None:
+    def prepare(self) -> None:
+        """Compile now in a worker thread (clang releases the GIL); start() waits for it."""
+        if self._compiling is None:
+            self._compiling = threading.Thread(target=self._compile, name="dockertrace-cc")
+            self._compiling.start()
+
+    def _compile(self) -> None:
         from bcc import BPF
 
-        text = build_program(self.shape)
-        self._bpf = BPF(text=text.encode())
-        for tp, fn in attachments(text):
+        t0 = time.perf_counter()
+        try:
+            self._compiled = BPF(text=self.text.encode())
+        except BaseException as e:  # handed to start(), which raises it in the caller
+            self._compile_error = e
+        self.compile_seconds = time.perf_counter() - t0
+
+    @cached_property
+    def text(self) -> str:
+        return build_program(self.shape)
+
+    def _start(self, seed_pids: list[int]) -> None:
+        self.prepare()
+        assert self._compiling is not None
+        self._compiling.join()
+        if self._compile_error is not None:
+            raise self._compile_error
+        self._bpf, self._compiled = self._compiled, None
+        for tp, fn in attachments(self.text):
             self._bpf.attach_tracepoint(tp=tp.encode(), fn_name=fn.encode())
         for part in procs.moving_parts(seed_pids):
             if part.role != "docker-proxy" or part.pid in seed_pids:
@@ -299,6 +327,11 @@ class BccSource(EventSource):
             self._bpf.ring_buffer_poll(POLL_MS)
 
     def _close(self) -> None:
+        if self._compiling is not None:
+            self._compiling.join()
+        if self._compiled is not None:  # prepared, never started
+            self._compiled.cleanup()
+            self._compiled = None
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
