@@ -32,28 +32,35 @@ def _systemd_unit_active() -> bool:
     return r.returncode == 0
 
 
-def _wait(up: bool) -> bool:
+def _wait(socket_path: str, up: bool) -> bool:
     deadline = time.monotonic() + WAIT_S
     while time.monotonic() < deadline:
-        if (try_connect(DEFAULT_SOCKET)[0] == "ok") == up:
+        if (try_connect(socket_path)[0] == "ok") == up:
             return True
         time.sleep(0.2)
     return False
 
 
 @contextmanager
-def stopped_dockerd() -> Iterator[DaemonNote]:
+def stopped_dockerd(
+    name: str = "dockerd", socket_path: str = DEFAULT_SOCKET, log: str = LOG
+) -> Iterator[DaemonNote]:
     """dockerd stopped inside the block, started again after it (even on error or Ctrl-C), the
-    same way it was running: through systemd, or with its own command line in the background."""
+    same way it was running: through systemd, or with its own command line in the background.
+    (`name`, `socket_path` and `log` let a test use a stand-in daemon.)"""
     note = DaemonNote()
-    found = [p for p in psutil.process_iter(["name"]) if p.info["name"] == "dockerd"]
+    found = [
+        p
+        for p in psutil.process_iter(["name", "status"])
+        if p.info["name"] == name and p.info["status"] != psutil.STATUS_ZOMBIE
+    ]
     if not found:
-        note.text = "dockerd is not running: nothing to stop\n"
+        note.text = f"{name} is not running: nothing to stop\n"
         yield note
         return
     proc = found[0]
     cmdline = proc.cmdline()
-    systemd = _systemd_unit_active()
+    systemd = name == "dockerd" and _systemd_unit_active()
     if systemd:
         # docker.socket would start the service again on the first connection: stop both.
         subprocess.run(["systemctl", "stop", "docker.socket", "docker.service"], check=False)
@@ -63,26 +70,26 @@ def stopped_dockerd() -> Iterator[DaemonNote]:
             proc.wait(WAIT_S)
         except psutil.TimeoutExpired:
             proc.kill()
-    _wait(up=False)
-    note.text = f"dockerd (pid {proc.pid}) stopped; {DEFAULT_SOCKET} has no listener now\n"
+    _wait(socket_path, up=False)
+    note.text = f"{name} (pid {proc.pid}) stopped; {socket_path} has no listener now\n"
     try:
         yield note
     finally:
         if systemd:
             subprocess.run(["systemctl", "start", "docker.socket", "docker.service"], check=False)
         else:
-            os.makedirs(os.path.dirname(LOG), exist_ok=True)
-            with open(LOG, "ab") as log:
+            os.makedirs(os.path.dirname(log), exist_ok=True)
+            with open(log, "ab") as out:
                 subprocess.Popen(
                     cmdline,
                     stdin=subprocess.DEVNULL,
-                    stdout=log,
+                    stdout=out,
                     stderr=subprocess.STDOUT,
                     start_new_session=True,
                 )
-        back = _wait(up=True)
+        back = _wait(socket_path, up=True)
         note.after = (
-            "dockerd started again and answers on its socket\n"
+            f"{name} started again and answers on its socket\n"
             if back
-            else f"dockerd did not answer within {WAIT_S:.0f} s after restarting; see {LOG}\n"
+            else f"{name} did not answer within {WAIT_S:.0f} s after restarting; see {log}\n"
         )
