@@ -44,8 +44,14 @@ class LiveStage:
         self.backend_forced = backend
         self.stop_daemon = stop_daemon
         self.record = record
-        # Short (AF_UNIX paths are < 108 bytes): /tmp unless TMPDIR says otherwise.
-        self.tmp = tempfile.mkdtemp(prefix="dtl-", dir=os.environ.get("TMPDIR") or "/tmp")
+        from tracer.session import demo_image
+
+        try:
+            self.demo_image = demo_image()
+        except OSError:  # no docker CLI: the actions will say so themselves
+            self.demo_image = "alpine"
+        # In $TMPDIR or /tmp: short, as AF_UNIX paths must be (< 108 bytes).
+        self.tmp = tempfile.mkdtemp(prefix="dtl-")
         self.session: Any = None
         self.problem = ""  # why the tracing session is not running
         self.extra_proxies: list[Any] = []
@@ -53,9 +59,6 @@ class LiveStage:
         self._events: list[Event] = []
         self._lock = threading.Lock()
         self._ended = False
-        from tracer.session import demo_image
-
-        self.demo_image = demo_image()
         self._start_session()
 
     def _collect(self, ev: Event) -> None:
