@@ -286,7 +286,7 @@ class BccSource(EventSource):
             self._bpf.attach_tracepoint(tp=tp.encode(), fn_name=fn.encode())
         for part in procs.moving_parts(seed_pids):
             if part.role != "docker-proxy" or part.pid in seed_pids:
-                self.lineage.seed(part.pid, part.ppid, part.comm, part.cmdline)
+                self.lineage.seed(part.pid, part.ppid, part.comm, part.cmdline, part.layer)
                 self.track(part.pid)
         for pid in seed_pids:
             self.track(pid)

@@ -50,8 +50,15 @@ class Lineage:
     def __len__(self) -> int:
         return len(self._known)
 
-    def seed(self, pid: int, ppid: int, comm: str, cmdline: Sequence[str] = ()) -> None:
-        self._known[pid] = Known(ppid, layer_of_comm(comm, cmdline), comm)
+    def seed(
+        self,
+        pid: int,
+        ppid: int,
+        comm: str,
+        cmdline: Sequence[str] = (),
+        layer: Layer | None = None,
+    ) -> None:
+        self._known[pid] = Known(ppid, layer or layer_of_comm(comm, cmdline), comm)
 
     def get(self, pid: int, comm: str = "") -> Known:
         """The process as known, or as psutil sees it now (once, then remembered)."""

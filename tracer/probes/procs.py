@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import psutil
@@ -31,12 +31,21 @@ class MovingPart:
     create_time: float  # seconds since the epoch, as psutil reports it
     listens: list[str] = field(default_factory=list)
     nspid: list[int] = field(default_factory=list)
+    in_container: bool = False  # below a shim and not runc: the container's processes
 
     @property
     def layer(self) -> Layer:
-        return layer_of_comm(self.comm, self.cmdline)
+        return "container" if self.in_container else layer_of_comm(self.comm, self.cmdline)
 
     def to_event(self) -> Event:
+        detail: dict[str, Any] = {
+            "role": self.role,
+            "cmdline": self.cmdline,
+            "create_time": self.create_time,
+            "listens": self.listens,
+        }
+        if self.nspid:  # only where /proc/PID/status could be read
+            detail["nspid"] = self.nspid
         return Event(
             time_ns=monotonic_ns(),
             source="proc",
@@ -45,13 +54,7 @@ class MovingPart:
             pid=self.pid,
             ppid=self.ppid,
             comm=self.comm,
-            detail={
-                "role": self.role,
-                "cmdline": self.cmdline,
-                "create_time": self.create_time,
-                "listens": self.listens,
-                "nspid": self.nspid,
-            },
+            detail=detail,
         )
 
 
@@ -122,6 +125,13 @@ def describe(p: psutil.Process) -> MovingPart | None:
         return None
 
 
+def _is_shim(p: psutil.Process) -> bool:
+    try:
+        return p.name().startswith("containerd-shim")
+    except psutil.Error:
+        return False
+
+
 def _is_engine(p: psutil.Process) -> bool:
     try:
         name = p.name()
@@ -148,8 +158,11 @@ def moving_parts(extra: Iterable[int] = (), extra_children: bool = False) -> lis
         except psutil.Error:
             continue
     for family in families:
-        for p in family:
+        under_shim = bool(family) and _is_shim(family[0])
+        for i, p in enumerate(family):
             if p.pid not in seen and (part := describe(p)) is not None:
+                if under_shim and i > 0 and part.role not in ("runc", "shim"):
+                    part = replace(part, in_container=True, role="container")
                 seen[p.pid] = part
     return sorted(seen.values(), key=lambda m: m.create_time)
 

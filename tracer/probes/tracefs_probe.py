@@ -176,7 +176,7 @@ class TracefsSource(EventSource):
             parts = procs.moving_parts(seed_pids)
             for part in parts:
                 if part.role != "docker-proxy" or part.pid in seed_pids:
-                    self.lineage.seed(part.pid, part.ppid, part.comm, part.cmdline)
+                    self.lineage.seed(part.pid, part.ppid, part.comm, part.cmdline, part.layer)
                     if part.role == "dockerd":
                         self.decoder.remember_mounts(part.pid)
             self._add_pids(p.pid for p in parts if p.role != "docker-proxy" or p.pid in seed_pids)
