@@ -181,3 +181,6 @@ class LessonApp(App[int]):
 
     def action_quit_lesson(self) -> None:
         self.exit(130)
+
+    async def action_quit(self) -> None:  # ctrl+q, the command palette: stopped, not done
+        self.exit(130)

@@ -61,6 +61,13 @@ async def test_a_wrong_answer_is_corrected_and_quitting_returns_130() -> None:
     assert app.return_value == 130
 
 
+async def test_ctrl_q_is_a_quit_too() -> None:
+    app = replay_app(1)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("ctrl+q")
+    assert app.return_value == 130
+
+
 async def test_skipping_a_step_leaves_it_unproved() -> None:
     app = replay_app(1)
     async with app.run_test(size=(120, 40)) as pilot:
