@@ -252,3 +252,16 @@ def test_arbitrary_bytes_after_a_good_exchange_keep_the_record_of_it(junk: bytes
     events = run([("c", stream[:cut]), ("c", stream[cut:]), ("d", PONG)])
     assert of(events, "http.request")[0]["endpoint"] == "/_ping"
     assert events[-1].kind == "conn.close"
+
+
+def test_the_response_copy_may_arrive_before_the_request_copy() -> None:
+    """The relay writes each direction's copy after forwarding it, so the daemon's answer can
+    reach the recorder first; it waits in the response parser until its request is known."""
+    events = run([("d", PONG[:10]), ("d", PONG[10:]), ("c", PING)])
+    assert kinds(events)[1:3] == ["http.request", "http.response"]
+    resp = of(events, "http.response")[0]
+    assert (resp["status"], resp["first_byte_ns"]) == (200, 1)
+    events = run([("d", UPGRADED + frame(1, b"early")), ("c", ATTACH)])
+    assert [(f["stream"], f["excerpt"]) for f in of(events, "stream.frame")] == [
+        ("stdout", "early")
+    ]

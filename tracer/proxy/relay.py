@@ -2,10 +2,12 @@
 
 It runs apart from the process that parses and records (its own interpreter, so its own GIL:
 the recorder's parsing and a Textual front end can never delay a forwarded byte). Each client
-connection gets two blocking threads, one per direction, that read a chunk, queue a copy and
-write the chunk on at once. A sender thread writes the copies, framed, to the channel socket
-the parent reads. A direction that ends is passed on with shutdown(SHUT_WR); the other stays
-open until it ends too. Nothing times out.
+connection gets two blocking threads, one per direction, that read a chunk, write it on at
+once, and only then write a framed, time-stamped copy to the channel socket the parent reads
+(each direction's copies stay in order; the parent copes with the two directions interleaving
+either way). A direction that ends is passed on with shutdown(SHUT_WR); the other stays open
+until it ends too. Nothing times out. If the recorder falls a channel buffer behind, the next
+read waits: memory stays bounded and no copy is dropped.
 
 Run by tracer.proxy.server:
     python -m tracer.proxy.relay LISTEN_FD CHANNEL_FD UPSTREAM [TLS_CERT TLS_KEY TLS_CA]
@@ -16,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
-import queue
 import select
 import signal
 import socket
@@ -27,13 +28,12 @@ import threading
 import time
 
 CHUNK = 256 * 1024
-BACKLOG_LIMIT = 4 * 1024 * 1024  # bytes of copies waiting for the parent, before relays wait
+CHANNEL_BUFFER = 4 * 1024 * 1024  # copies the recorder may fall behind by before relays wait
 # A framed item on the channel: kind, connection id, CLOCK_MONOTONIC ns, payload size.
 ITEM = struct.Struct("<BIQI")
+SO_SNDBUFFORCE = getattr(socket, "SO_SNDBUFFORCE", 32)
 UCRED = struct.Struct("3i")  # SO_PEERCRED: pid, uid, gid
 OPEN, CLIENT, DAEMON, CLIENT_EOF, DAEMON_EOF, UNREACHABLE, CLOSE = range(1, 8)
-
-Item = tuple[int, int, int, bytes]
 
 
 def clock() -> int:
@@ -48,7 +48,7 @@ def address(url: str) -> tuple[socket.AddressFamily, str | tuple[str, int]]:
 
 
 class Forwarder:
-    """The accept loop, the relays, and the sender of copies."""
+    """The accept loop, the relays, and the channel their copies go to."""
 
     def __init__(
         self,
@@ -62,15 +62,12 @@ class Forwarder:
         self.channel = channel
         self.upstream = upstream
         self.family, self.addr = address(upstream)
-        self.queue: queue.SimpleQueue[Item | None] = queue.SimpleQueue()
-        self.queued = 0  # bytes put on the queue (relays add under the lock)
-        self.sent = 0  # bytes written to the channel (the sender alone writes)
         self.lock = threading.Lock()
+        self.send_lock = threading.Lock()
         self.relays: dict[int, Relay] = {}
         self.stopping = False
 
     def run(self) -> None:
-        threading.Thread(target=self.send_copies, daemon=True).start()
         ids = itertools.count(1)
         ctl = self.channel.fileno()
         while True:
@@ -96,40 +93,19 @@ class Forwarder:
         deadline = time.monotonic() + 3
         while self.relays and time.monotonic() < deadline:
             time.sleep(0.01)
-        self.queue.put(None)
+        with contextlib.suppress(OSError), self.send_lock:
+            self.channel.shutdown(socket.SHUT_WR)
 
-    def put(self, kind: int, conn: int, payload: bytes = b"") -> None:
-        self.queue.put((kind, conn, clock(), payload))
-
-    def send_copies(self) -> None:
-        get, get_nowait = self.queue.get, self.queue.get_nowait
-        pack = ITEM.pack
-        while True:
-            item = get()
-            batch: list[bytes] = []
-            size = 0
-            while item is not None:
-                kind, conn, t, payload = item
-                batch += (pack(kind, conn, t, len(payload)), payload)
-                size += len(payload)
-                if size > CHUNK * 2:
-                    break
-                try:
-                    item = get_nowait()
-                except queue.Empty:
-                    break
-            try:
-                send_buffers(self.channel, batch)
-            except OSError:
-                os._exit(0)  # the parent is gone: so is the point of relaying
-            self.sent += size
-            if item is None:
-                self.channel.shutdown(socket.SHUT_WR)
-                os._exit(0)
-
-    def wait_for_room(self) -> None:
-        while self.queued - self.sent > BACKLOG_LIMIT and not self.stopping:
-            time.sleep(0.001)  # the recorder is behind: bound memory, not the stream
+    def put(self, kind: int, conn: int, payload: bytes = b"", t: int = 0) -> None:
+        """Write one framed copy to the parent. Relays call this after forwarding the chunk,
+        so the copy never delays it; a recorder that falls a socket buffer behind makes the
+        next read wait (bounded memory, nothing dropped)."""
+        head = ITEM.pack(kind, conn, t or clock(), len(payload))
+        try:
+            with self.send_lock:
+                send_buffers(self.channel, [head, payload])
+        except OSError:
+            os._exit(0)  # the parent is gone: so is the point of relaying
 
     def connect_upstream(self) -> socket.socket:
         sock = socket.socket(self.family, socket.SOCK_STREAM)
@@ -216,8 +192,9 @@ class Relay:
                 try:
                     data = src.recv(CHUNK)
                     if data:
-                        fwd.put(tag, conn, data)
+                        t = clock()
                         dst.sendall(data)
+                        fwd.put(tag, conn, data, t)
                         continue
                 except ssl.SSLWantReadError:
                     continue
@@ -235,7 +212,7 @@ class Relay:
         self.finish(reason)
 
     def pump(self, src: socket.socket, dst: socket.socket, tag: int) -> None:
-        fwd, conn, put = self.fwd, self.conn, self.fwd.queue.put
+        put, conn = self.fwd.put, self.conn
         recv, send = src.recv, dst.sendall
         error = ""
         while True:
@@ -246,16 +223,14 @@ class Relay:
                 break
             if not data:
                 break
-            put((tag, conn, clock(), data))
+            t = clock()
             try:
                 send(data)
             except OSError as e:
                 error = f"{'daemon' if tag == CLIENT else 'client'} write: {e.strerror or e}"
+                put(tag, conn, data, t)
                 break
-            with fwd.lock:
-                fwd.queued += len(data)
-            if fwd.queued - fwd.sent > BACKLOG_LIMIT:
-                fwd.wait_for_room()
+            put(tag, conn, data, t)
         self.end(src, dst, tag, error)
 
     def end(self, src: socket.socket, dst: socket.socket, tag: int, error: str) -> None:
@@ -302,6 +277,10 @@ def main(argv: list[str]) -> int:
     listen_fd, channel_fd, upstream = int(argv[0]), int(argv[1]), argv[2]
     listener = socket.socket(fileno=listen_fd)
     channel = socket.socket(fileno=channel_fd)
+    for option in (SO_SNDBUFFORCE, socket.SO_SNDBUF):  # FORCE exceeds wmem_max, as root
+        with contextlib.suppress(OSError):
+            channel.setsockopt(socket.SOL_SOCKET, option, CHANNEL_BUFFER)
+            break
     tls = None
     if len(argv) == 6:  # cert, key, ca: listening on TCP requires verified client certs
         tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
