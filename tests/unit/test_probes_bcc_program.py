@@ -6,7 +6,7 @@ import ctypes
 import re
 
 from tracer.cli import main
-from tracer.probes.bcc_probe import (
+from tracer.probes.bcc_decode import (
     EV_CONNECT,
     EV_EXEC,
     EV_EXIT,
@@ -14,12 +14,9 @@ from tracer.probes.bcc_probe import (
     EV_UNSHARE,
     EXIT_SIGNALED,
     Decoder,
-    ProgramShape,
-    attachments,
-    build_program,
     event_struct,
-    program_source,
 )
+from tracer.probes.bcc_probe import ProgramShape, attachments, build_program, program_source
 from tracer.probes.lineage import Lineage
 from tracer.probes.tp_format import parse_format, render_struct
 
@@ -71,13 +68,18 @@ def test_record_structs_from_format_files() -> None:
 
 
 def test_ctypes_mirror_has_the_c_layout() -> None:
-    raw = event_struct(ProgramShape())
+    raw = mirror()
     assert raw.ts_ns.offset == 0 and raw.ret.offset == 24  # type: ignore[attr-defined]
     assert raw.comm.offset == 56 and raw.s0.offset == 88  # type: ignore[attr-defined]
 
 
+def mirror() -> type[ctypes.Structure]:
+    shape = ProgramShape()
+    return event_struct(shape.str_len, shape.argc_max, shape.arg_len)
+
+
 def record(kind: int, pid: int = 10, comm: bytes = b"runc:[1:CHILD]", **fields: object):  # type: ignore[no-untyped-def]
-    ev = event_struct(ProgramShape())()
+    ev = mirror()()
     ev.kind, ev.pid, ev.tid, ev.ts_ns, ev.comm = kind, pid, pid, 123, comm
     for name, value in fields.items():
         setattr(ev, name, value)
