@@ -16,7 +16,7 @@ def test_before_the_start_nothing_is_lit_and_every_step_pending() -> None:
 def test_steps_become_observed_as_the_playhead_reaches_their_evidence() -> None:
     trace = make_trace()
     shown = event_steps(trace)
-    assert shown == [1, 2, 2, 1, 3, 3, 3, 3, 4, 4, 5, 5, 5, 5, 5, 6, 6, 7, 7, 7]
+    assert shown == [1, 2, 2, 2, 3, 3, 3, 3, 4, 4, 5, 5, 5, 5, 5, 6, 6, 7, 7, 7]
     starts = {1: 0, 2: 1, 3: 4, 4: 8, 5: 10, 6: 15, 7: 17}
     for number, index in starts.items():
         scene = scene_at(trace, index)

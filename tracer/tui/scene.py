@@ -155,19 +155,34 @@ def scene_at(trace: Trace, position: int, steps: list[int | None] | None = None)
 
 
 def event_steps(trace: Trace) -> list[int | None]:
-    """The step shown at each event: the lowest step whose evidence holds the event, or the
-    step of the latest evidence before it (None before any evidence)."""
+    """The step shown at each event. Evidence interleaves (the CLI's later requests belong to
+    step 1, the attach stream of step 7 opens before step 4), but the story on screen moves
+    forward one step at a time: to step k once steps before it have begun, at an event of k's
+    own evidence (or at once, when k has none left)."""
 
     def key(ev: Event) -> tuple[int, str, int, int]:
         return (ev.time_ns, ev.kind, ev.pid, ev.tid)
 
-    claimed: dict[tuple[int, str, int, int], int] = {}
-    for s in sorted(trace.steps, key=lambda s: -s.number):
-        for ev in s.evidence:
-            claimed[key(ev)] = s.number
+    index: dict[tuple[int, str, int, int], int] = {}
+    for i, ev in enumerate(trace.events):
+        index.setdefault(key(ev), i)
+    claims: dict[int, set[int]] = {}  # step -> indexes of its evidence
+    for s in trace.steps:
+        found = {index[key(ev)] for ev in s.evidence if key(ev) in index}
+        if found:
+            claims[s.number] = found
+    order = sorted(claims)
     out: list[int | None] = []
-    current: int | None = None
-    for ev in trace.events:
-        current = claimed.get(key(ev), current)
-        out.append(current)
+    shown: int | None = None
+    for i in range(len(trace.events)):
+        while True:
+            nxt = order[0] if shown is None else next((n for n in order if n > shown), None)
+            if nxt is None or min(claims[nxt]) > i:
+                break
+            if i not in claims[nxt] and max(claims[nxt]) > i:
+                break  # wait for an event of its own
+            shown = nxt
+            if i in claims[nxt]:
+                break
+        out.append(shown)
     return out
