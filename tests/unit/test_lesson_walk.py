@@ -193,3 +193,28 @@ def test_lessons_lists_all_seven() -> None:
     assert r.returncode == 0
     titles = [line.split("  ")[1].strip() for line in r.stdout.splitlines()]
     assert titles == [lesson.title for lesson in load_all()]
+
+
+def test_live_without_the_tracer_says_which_steps_cannot_run(tmp_path: Path) -> None:
+    """No faked completion: without a tracing session, shell steps say they cannot run, and
+    app actions that need no tracer (a socket file's mode) still run and are judged."""
+    from tracer.lesson_live import LiveStage
+
+    path = tmp_path / "09-no-tracer.md"
+    path.write_text(
+        "# No tracer\ngoal: g\nduration: 1 min\nneeds: live\n\n"
+        "## Step 1: Run\nRun it.\nrun: docker version\nevidence: kind: http.request\n\n"
+        "## Step 2: Look\nLook at a socket file.\ndo: socket /nonexistent/dt.sock\n"
+        "output: /nonexistent/dt.sock: no such file\n"
+    )
+    lesson = load(path)
+    stage = LiveStage(lesson, backend="no-such-backend")
+    out = io.StringIO()
+    code = walk(lesson, stage, io.StringIO("\n\n"), out)
+    text = out.getvalue()
+    assert code == 1
+    assert "LIVE, without tracing: the tracer could not start: unknown backend" in text
+    assert "✗ this step cannot run here: the tracer could not start" in text
+    assert "✓ output contains '/nonexistent/dt.sock: no such file'" in text
+    assert "Lesson 9 done: 1 of 2 steps proved." in text and "Not proved: step 1" in text
+    assert not Path(stage.tmp).exists()
