@@ -69,7 +69,12 @@ class ExchangePrinter:
             more = f"; {held[2]} more frames, {held[3]} B not shown" if held and held[2] else ""
             sizes = f"in {d['bytes_in']} B, out {d['bytes_out']} B"
             return f"{conn:>4} closed: {d['reason']} ({sizes}){more}"
-        if e.kind in ("upstream.unreachable", "proxy.error", "stream.error"):
+        if e.kind == "upstream.unreachable":
+            return (
+                f"{conn:>4} {who:<18} ! the daemon at {d['upstream']} cannot be reached "
+                f"({d['error']}): closed the client's connection without an answer"
+            )
+        if e.kind in ("proxy.error", "stream.error"):
             text = d.get("error") or d.get("message")
             return f"{conn:>4} {who:<18} ! {e.kind}: {text}"
         if e.kind == "h2.stream":

@@ -11,7 +11,6 @@ container has no TTY. HTTP/2 (prior knowledge or h2c) is only counted.
 
 from __future__ import annotations
 
-import json
 from collections import deque
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +21,7 @@ from tracer.events import Event, Layer
 from tracer.proxy import redact
 from tracer.proxy.exchange import FRAME_EXCERPT, Exchange, split_target, text
 from tracer.proxy.frames import FrameDecoder, looks_multiplexed
+from tracer.proxy.peer import Peer
 from tracer.proxy.ttybook import TtyBook, is_hijack_endpoint
 
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
@@ -33,18 +33,6 @@ RAW_STREAM_TYPES = (
     "application/vnd.docker.multiplexed-stream",
 )
 _FRAMING = (b"content-length", b"transfer-encoding")
-_JSON_LINE_MAX = 64 * 1024
-
-
-@dataclass(frozen=True)
-class Peer:
-    """The process at the client end of the socket (SO_PEERCRED and /proc)."""
-
-    pid: int = 0
-    uid: int | None = None
-    gid: int | None = None
-    comm: str = ""
-    argv: tuple[str, ...] = ()
 
 
 @dataclass
@@ -71,7 +59,7 @@ class ConnectionCore:
         self.conn = conn
         self.peer = peer
         self.book = book if book is not None else TtyBook()
-        self.mode = "sniff"  # sniff → http → raw | h2 | opaque
+        self.mode = "sniff"  # sniff → http → raw | h2 | junk | opaque
         self.bytes_in = 0  # client → daemon
         self.bytes_out = 0  # daemon → client
         self._sniffed = b""
@@ -87,7 +75,6 @@ class ConnectionCore:
         self._t_daemon = 0
         self._raw: RawPipe | None = None
         self._h2 = [0, 0, 0]  # bytes in, bytes out after the switch; seq
-        self._after_error: h11.Connection | None = None  # reads the daemon's answer to junk
         self._out: list[Event] = []
 
     # -- inputs ---------------------------------------------------------------------------
@@ -130,7 +117,7 @@ class ConnectionCore:
     def daemon_data(self, data: bytes, t: int) -> list[Event]:
         self.bytes_out += len(data)
         self._t_daemon = t
-        if self.mode in ("http", "sniff"):
+        if self.mode in ("http", "sniff", "junk"):
             if self._resp_mark is None:
                 self._resp_mark = t
             self._resp.receive_data(data)
@@ -139,8 +126,6 @@ class ConnectionCore:
             self._raw_data(D2C, data, t)
         elif self.mode == "h2":
             self._h2[1] += len(data)
-        elif self._after_error is not None:
-            self._read_answer_to_junk(data, t)
         return self._take()
 
     def client_eof(self, t: int) -> list[Event]:
@@ -154,11 +139,9 @@ class ConnectionCore:
 
     def daemon_eof(self, t: int) -> list[Event]:
         self._emit("conn.halfclose", t, layer="dockerd", direction=D2C)
-        if self.mode in ("http", "sniff") and self._resp.their_state is not h11.ERROR:
+        if self.mode in ("http", "sniff", "junk") and self._resp.their_state is not h11.ERROR:
             self._resp.receive_data(b"")
             self._pump(t, eof=True)
-        elif self._after_error is not None:
-            self._read_answer_to_junk(b"", t)
         return self._take()
 
     def closed(self, reason: str, t: int) -> list[Event]:
@@ -192,9 +175,9 @@ class ConnectionCore:
         return data
 
     def _pump(self, t: int, eof: bool = False) -> None:
-        while self.mode == "http":
-            progressed = self._pump_requests(t, eof)
-            if self.mode != "http":
+        while self.mode in ("http", "junk"):
+            progressed = self.mode == "http" and self._pump_requests(t, eof)
+            if self.mode not in ("http", "junk"):
                 break
             progressed = self._pump_responses(t, eof) or progressed
             if not progressed:
@@ -274,13 +257,16 @@ class ConnectionCore:
 
     def _pump_responses(self, t: int, eof: bool) -> bool:
         progressed = False
-        while self.mode == "http" and self._resp.their_state is not h11.ERROR:
+        while self.mode in ("http", "junk") and self._resp.their_state is not h11.ERROR:
             if self._inflight is None:
                 if not self._unsent or self._resp.our_state is not h11.IDLE:
                     break
                 x = self._unsent.popleft()
                 try:
-                    self._resp.send(h11.Request(method=x.method, target=x.target, headers=x.mirror))
+                    request = h11.Request(
+                        method=x.method or "GET", target=x.target or "/", headers=x.mirror
+                    )
+                    self._resp.send(request)
                     self._resp.send(h11.EndOfMessage())
                 except h11.LocalProtocolError as e:
                     self._give_up(f"cannot follow request {x.seq}: {e}", t)
@@ -323,6 +309,9 @@ class ConnectionCore:
                     self._stream_data(x, ev.data, t)
             elif isinstance(ev, h11.EndOfMessage):
                 self._response_done(x, t)
+                if self.mode == "junk":
+                    self.mode = "opaque"
+                    break
                 self._tell_request_side(h11.EndOfMessage(), t)
                 self._next_cycle(self._resp, "resp")
                 self._next_cycle(self._req, "req")
@@ -357,6 +346,8 @@ class ConnectionCore:
         )
 
     def _tell_request_side(self, ev: h11.Response | h11.EndOfMessage, t: int) -> None:
+        if self.mode == "junk":  # the request side is past following
+            return
         try:
             self._req.send(ev)
         except h11.LocalProtocolError as e:
@@ -414,24 +405,8 @@ class ConnectionCore:
             self._scan_for_errors(x, data, t)
 
     def _scan_for_errors(self, x: Exchange, data: bytes, t: int) -> None:
-        """Pull, push, build and load report failures as a JSON line inside a 200 stream."""
-        assert x.json_lines is not None
-        x.json_lines += data
-        *lines, rest = x.json_lines.split(b"\n")
-        x.json_lines = bytearray(rest[-_JSON_LINE_MAX:])
-        for line in lines:
-            if b'"error' not in line:
-                continue
-            try:
-                obj: Any = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(obj, dict) and ("error" in obj or "errorDetail" in obj):
-                detail = obj.get("errorDetail") or {}
-                message = obj.get("error") or (
-                    detail.get("message") if isinstance(detail, dict) else ""
-                )
-                self._emit("stream.error", t, layer="dockerd", seq=x.seq, message=str(message))
+        for message in x.errors_in_stream(data):
+            self._emit("stream.error", t, layer="dockerd", seq=x.seq, message=message)
 
     def _hijack(self, x: Exchange, protocol: str, t: int) -> None:
         """The connection stops being HTTP: report the answer, then follow the raw bytes."""
@@ -499,40 +474,19 @@ class ConnectionCore:
         unchanged (the proxy forwards before it parses), so the daemon answers it (Go's
         net/http: 400 Bad Request, then close); the record notes the error and that answer."""
         self._emit("proxy.error", t, error=f"malformed request: {error}")
-        self.mode = "opaque"
         self._reading = None
-        if self._inflight is None and not self._unsent:
-            self._after_error = h11.Connection(h11.CLIENT, max_incomplete_event_size=MAX_HEAD)
-            self._after_error.send(h11.Request(method="GET", target="/", headers=[("Host", "?")]))
-            self._after_error.send(h11.EndOfMessage())
-            rest = self._resp.trailing_data[0]
-            self._junk_seq = self._seq + 1
-            self._junk_answer: Exchange | None = None
-            if rest:
-                self._read_answer_to_junk(rest, t)
-
-    def _read_answer_to_junk(self, data: bytes, t: int) -> None:
-        conn = self._after_error
-        assert conn is not None
-        conn.receive_data(data)
-        while True:
-            try:
-                ev = conn.next_event()
-            except h11.RemoteProtocolError:
-                ev = h11.ConnectionClosed()
-            if ev is h11.NEED_DATA or ev is h11.PAUSED:
-                return
-            if isinstance(ev, h11.Response):
-                x = Exchange(self._junk_seq, "", "", "", "", None, {}, {}, t)
-                self._junk_answer = x
-                self._response_head(x, ev, t)
-            elif isinstance(ev, h11.Data) and self._junk_answer is not None:
-                self._junk_answer.response_body.add(ev.data)
-            elif isinstance(ev, h11.EndOfMessage | h11.ConnectionClosed):
-                if self._junk_answer is not None:
-                    self._response_done(self._junk_answer, t)
-                self._after_error = None
-                return
+        if self._inflight is not None or self._unsent:
+            self.mode = "opaque"  # answers to earlier requests are due first: stop here
+            return
+        rest = self._resp.trailing_data[0]
+        self._resp = h11.Connection(h11.CLIENT, max_incomplete_event_size=MAX_HEAD)
+        junk = Exchange(self._seq + 1, "", "", "", "", None, {}, {}, t)
+        junk.mirror = [(b"host", b"?"), (b"connection", b"close")]
+        self._unsent.append(junk)
+        self.mode = "junk"  # only the daemon's answer is left to read
+        if rest:
+            self._resp.receive_data(rest)
+        self._pump_responses(t, eof=False)
 
     def _give_up(self, error: str, t: int) -> None:
         """Stop parsing this connection (its bytes keep flowing) and say so."""

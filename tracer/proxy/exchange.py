@@ -101,3 +101,26 @@ class Exchange:
     json_lines: bytearray | None = None  # partial line of a JSON-lines progress stream
     content_type: str = ""
     reported: bool = False
+
+    def errors_in_stream(self, data: bytes) -> list[str]:
+        """Pull, push, build and load report failures as JSON lines inside a 200 stream:
+        {"error": ..., "errorDetail": {"message": ...}}. Returns the messages seen in `data`
+        (lines split across reads are joined; a line longer than BODY_KEEP is dropped)."""
+        if self.json_lines is None:
+            return []
+        self.json_lines += data
+        *lines, rest = self.json_lines.split(b"\n")
+        self.json_lines = bytearray(rest[-BODY_KEEP:])
+        messages = []
+        for line in lines:
+            if b'"error' not in line:
+                continue
+            try:
+                obj: Any = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(obj, dict) and ("error" in obj or "errorDetail" in obj):
+                detail = obj.get("errorDetail")
+                nested = detail.get("message") if isinstance(detail, dict) else None
+                messages.append(str(obj.get("error") or nested or ""))
+        return messages

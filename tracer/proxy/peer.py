@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from tracer.proxy.core import Peer
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Peer:
+    """The process at the client end of the socket (SO_PEERCRED and /proc)."""
+
+    pid: int = 0
+    uid: int | None = None
+    gid: int | None = None
+    comm: str = ""
+    argv: tuple[str, ...] = ()
 
 
 def describe_peer(creds: tuple[int, int, int] | None) -> Peer:
