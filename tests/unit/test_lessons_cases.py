@@ -86,6 +86,7 @@ EXPECTED: dict[str, list[tuple[int, str]]] = {
     "bad_show.md": [(10, "show is one of: chain")],
     "bad_env.md": [(5, "env is 'NAME=value'")],
     "duplicate_field.md": [(3, "'goal:' given twice (first on line 2)")],
+    "duplicate_question.md": [(13, "'question:' given twice in a step (first on line 10)")],
     "second_title.md": [(6, "only the first line is a '# Title'; steps are '## Step N: Title'")],
     "empty_value.md": [(9, "'evidence:' has no value")],
     "two_run_blocks.md": [(11, "a step has one ```run block; the first is on line 8")],
