@@ -92,6 +92,41 @@ def write_recording(
             rec(ev)
 
 
+# The detail fields the chain and the narration read, and the JSON types they must have in a
+# recording from elsewhere: a line with any other type is skipped as a problem, so an untrusted
+# file can never crash a replay with a TypeError deep in the chain.
+_INT = (int,)
+_STR = (str,)
+DETAIL_TYPES: dict[str, tuple[type, ...]] = {
+    **dict.fromkeys(("conn", "seq", "status", "child_pid", "peer_pid", "first_byte_ns"), _INT),
+    **dict.fromkeys(("last_byte_ns", "size", "exit_code", "ret", "flags"), _INT),
+    **dict.fromkeys(("method", "path", "endpoint", "target", "stream", "excerpt"), _STR),
+    **dict.fromkeys(("direction", "filename", "fstype", "body_excerpt", "protocol"), _STR),
+    "argv": (list,),
+    "flag_names": (list,),
+    "nspid": (list,),
+    "query": (dict,),
+    "headers": (dict,),
+}
+_LISTS_OF = {"argv": str, "flag_names": str, "nspid": int}
+
+
+def detail_problem(detail: Any) -> str | None:
+    """Why an event's detail cannot be replayed (a field of the wrong type), or None."""
+    if not isinstance(detail, dict):
+        return None
+    for key, types in DETAIL_TYPES.items():
+        if key not in detail or (detail[key] is None and key not in ("conn", "seq")):
+            continue
+        value = detail[key]
+        if not isinstance(value, types) or isinstance(value, bool):
+            return f"detail field {key!r} must be {types[0].__name__}"
+        item = _LISTS_OF.get(key)
+        if item and not all(isinstance(v, item) and not isinstance(v, bool) for v in value):
+            return f"detail field {key!r} must be a list of {item.__name__}"
+    return None
+
+
 # Migrations from older versions: version -> function turning that header+event dicts into the
 # next version's. Version 1 is the first; the table is where a version 2 will add its step.
 MIGRATIONS: dict[int, Callable[[dict[str, Any], list[dict[str, Any]]], None]] = {}
@@ -116,7 +151,7 @@ def read_recording(path: str | os.PathLike[str]) -> Recording:
     if not isinstance(header, dict) or header.get("format") != FORMAT:
         raise RecordingError(f"{p}:1: not a dockertrace recording (no '{FORMAT}' header)")
     version = header.get("version")
-    if version not in READS and version not in MIGRATIONS:
+    if not isinstance(version, int) or (version not in READS and version not in MIGRATIONS):
         raise RecordingError(
             f"{p}:1: recording format version {version!r}; this dockertrace reads versions "
             f"{', '.join(map(str, READS))}"
@@ -139,6 +174,9 @@ def read_recording(path: str | os.PathLike[str]) -> Recording:
     while header["version"] in MIGRATIONS:
         MIGRATIONS[header["version"]](header, [d for _, d in dicts])
     for n, d in dicts:
+        if (why := detail_problem(d.get("detail"))) is not None:
+            problems.append(Problem(n, f"{why}; skipped"))
+            continue
         try:
             events.append(Event.from_dict(d))
         except EventFormatError as e:
