@@ -118,7 +118,7 @@ def detail_problem(detail: Any) -> str | None:
     for key, types in DETAIL_TYPES.items():
         if key not in detail or (detail[key] is None and key not in ("conn", "seq")):
             continue
-        value = detail[key]
+        value: Any = detail[key]
         if not isinstance(value, types) or isinstance(value, bool):
             return f"detail field {key!r} must be {types[0].__name__}"
         item = _LISTS_OF.get(key)
