@@ -122,7 +122,11 @@ def detail_problem(detail: Any) -> str | None:
         if not isinstance(value, types) or isinstance(value, bool):
             return f"detail field {key!r} must be {types[0].__name__}"
         item = _LISTS_OF.get(key)
-        if item and not all(isinstance(v, item) and not isinstance(v, bool) for v in value):
+        if (
+            item
+            and isinstance(value, list)
+            and not all(isinstance(v, item) and not isinstance(v, bool) for v in value)
+        ):
             return f"detail field {key!r} must be a list of {item.__name__}"
     return None
 
