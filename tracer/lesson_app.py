@@ -36,7 +36,7 @@ class LessonApp(App[int]):
     #answer.asking { display: block; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("r", "run", "Run the action"),
+        Binding("r", "run", "Run (again)"),
         Binding("n", "next", "Next step"),
         Binding("s", "skip", "Skip"),
         Binding("q", "quit_lesson", "Quit"),
@@ -92,7 +92,12 @@ class LessonApp(App[int]):
             self.after_evidence()
 
     def action_run(self) -> None:
-        if self.state == "ready" and self.step.action is not None:
+        step = self.step
+        if self.state in ("asking", "done") and step.number in self.left:  # not proved: again
+            self.left.remove(step.number)
+            self.query_one("#answer", Input).remove_class("asking")
+            self.state = "ready"
+        if self.state == "ready" and step.action is not None:
             self.state = "running"
             self.query_one("#findings", Static).update("running…")
             self.act(self.step)
