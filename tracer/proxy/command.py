@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import queue
+import re
 import signal
 import sys
 import threading
@@ -17,6 +18,7 @@ from tracer.events import Event
 from tracer.proxy.listen import ProxyError, TlsConfig
 from tracer.proxy.server import DEFAULT_LISTEN, Proxy
 
+_LONG_ID = re.compile(r"\b[0-9a-f]{64}\b")  # shown shortened, as docker ps does
 FRAME_LINES_PER_SECOND = 5  # per connection; the rest is summed up at the end of the stream
 
 
@@ -30,6 +32,7 @@ class ExchangePrinter:
         self._queue: queue.SimpleQueue[Event | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="proxy-printer", daemon=True)
         self._frames: dict[int, list[int]] = {}  # conn -> [lines this second, second, held, bytes]
+        self._asked: dict[tuple[int, int], int] = {}  # (conn, seq) -> time of the request
         self._thread.start()
 
     def __call__(self, event: Event) -> None:
@@ -50,9 +53,14 @@ class ExchangePrinter:
         d: dict[str, Any] = dict(e.detail)
         who = f"{e.comm or '?'}[{e.pid}]" if e.pid else "tcp peer"
         conn = f"#{d.get('conn')}"
+        if e.kind == "http.request":
+            self._asked[(d["conn"], d["seq"])] = e.time_ns
+            return ""
         if e.kind == "http.response":
-            ms = (d["last_byte_ns"] - d["first_byte_ns"]) / 1e6
-            what = f"{d['method']} {d['path']}".strip() or "(unparsed request)"
+            asked = self._asked.pop((d["conn"], d["seq"]), d["first_byte_ns"])
+            ms = (d["last_byte_ns"] - asked) / 1e6
+            what = _LONG_ID.sub(lambda m: m[0][:12], f"{d['method']} {d['path']}".strip())
+            what = what or "(unparsed request)"
             cut = "" if d.get("complete", True) else " (cut short)"
             stream = " stream" if d["streaming"] and d["status"] != 101 else ""
             return (
