@@ -17,9 +17,11 @@ SECRET_NAME = re.compile(r"PASSWORD|PASSWD|TOKEN|SECRET|KEY|CREDENTIAL", re.IGNO
 # JSON object fields that hold credentials in auth configs (/auth, X-Registry-Auth payloads).
 SECRET_FIELDS = frozenset({"password", "auth", "identitytoken", "registrytoken", "secret"})
 # "NAME=value" inside JSON text that could not be parsed whole (too large or cut off).
-_ENV_IN_TEXT = re.compile(r'"([A-Za-z_][A-Za-z0-9_.-]*)=((?:[^"\\]|\\.)*)"')
+# (A value cut off by the excerpt's end, with no closing quote, is matched too.)
+_ENV_IN_TEXT = re.compile(r'"([A-Za-z_][A-Za-z0-9_.-]*)=((?:[^"\\]|\\.)*)("|\\?$)')
 _FIELD_IN_TEXT = re.compile(
-    r'"(password|auth|identitytoken|registrytoken|secret)"\s*:\s*"(?:[^"\\]|\\.)*"', re.IGNORECASE
+    r'"(password|auth|identitytoken|registrytoken|secret)"\s*:\s*"(?:[^"\\]|\\.)*("|\\?$)',
+    re.IGNORECASE,
 )
 
 
@@ -61,8 +63,10 @@ def _field(key: str, value: Any) -> Any:
 
 def text(s: str) -> str:
     """Redact JSON-looking text that could not be parsed (a bounded excerpt of a large body)."""
-    s = _ENV_IN_TEXT.sub(lambda m: f'"{m[1]}={REDACTED}"' if SECRET_NAME.search(m[1]) else m[0], s)
-    return _FIELD_IN_TEXT.sub(lambda m: f'"{m[1]}":"{REDACTED}"', s)
+    s = _ENV_IN_TEXT.sub(
+        lambda m: f'"{m[1]}={REDACTED}{m[3]}' if SECRET_NAME.search(m[1]) else m[0], s
+    )
+    return _FIELD_IN_TEXT.sub(lambda m: f'"{m[1]}":"{REDACTED}{m[2]}', s)
 
 
 def query(params: dict[str, str]) -> dict[str, str]:
