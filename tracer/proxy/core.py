@@ -32,7 +32,9 @@ RAW_STREAM_TYPES = (
     "application/vnd.docker.raw-stream",
     "application/vnd.docker.multiplexed-stream",
 )
-_FRAMING = (b"content-length", b"transfer-encoding")
+# What the h11 twins are told: only the headers that change how the conversation goes on
+# (keep-alive, upgrades). Bodies' framing is left out, since their bytes are not replayed.
+_STATE_HEADERS = (b"host", b"connection", b"upgrade")
 
 
 @dataclass
@@ -209,7 +211,7 @@ class ConnectionCore:
         self._seq += 1
         target = ev.target.decode("latin-1")
         path, endpoint, version, query = split_target(target)
-        mirror = [(n, v) for n, v in ev.headers if n not in _FRAMING]
+        mirror = [(n, v) for n, v in ev.headers if n in _STATE_HEADERS]
         if not any(n == b"host" for n, _ in mirror):
             mirror.append((b"host", b"recorded"))
         if (
@@ -277,9 +279,11 @@ class ConnectionCore:
             try:
                 ev = self._resp.next_event()
             except h11.RemoteProtocolError as e:
-                if x.status is not None:  # a body cut short by the daemon's close
+                if x.status is not None:  # a body cut short by the daemon's close, or broken
                     self._response_done(x, t, complete=False)
                     self.mode = "opaque"
+                    if not eof:
+                        self._emit("proxy.error", t, error=f"malformed response body: {e}")
                 elif not eof:
                     self._give_up(f"malformed response from the daemon: {e}", t)
                 return True
@@ -299,7 +303,7 @@ class ConnectionCore:
                         h11.Response(
                             status_code=ev.status_code,
                             reason=ev.reason,
-                            headers=[(n, v) for n, v in ev.headers if n not in _FRAMING],
+                            headers=[(n, v) for n, v in ev.headers if n in _STATE_HEADERS],
                         ),
                         t,
                     )
