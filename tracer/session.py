@@ -91,8 +91,9 @@ class LiveSession:
         from tracer.proxy.server import Proxy
 
         t0 = time.perf_counter()
-        self.versions = engine_versions(self.upstream)
         self.source, self.choices = choose_backend(self.backend_forced)
+        self.source.prepare()  # bcc compiles in the background while we ask the engine
+        self.versions = engine_versions(self.upstream)
         try:
             self.source.start(self._collect, seed_pids=[os.getpid()])
             self.proxy = Proxy(listen=self.listen, upstream=self.upstream, sink=self._collect)
