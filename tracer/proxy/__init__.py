@@ -1,1 +1,29 @@
-"""The recording proxy: forwards the Docker API byte for byte and records what passes."""
+"""The recording proxy: forwards the Docker API byte for byte and records what passes.
+
+    from tracer.proxy.server import Proxy
+    with Proxy(listen="unix:///run/dockertrace/docker.sock",
+               upstream="unix:///var/run/docker.sock", sink=print) as p:
+        ...  # DOCKER_HOST=p.address
+
+Pieces (each module's docstring says more):
+- server.py   the Proxy object: binds safely (listen.py), starts the forwarding process,
+              records the copies it streams back, calls the sink.
+- relay.py    the forwarding process: blocking threads, one per direction; bytes are written
+              on before their copy is made; half-closes passed on; nothing times out.
+- core.py     sans-I/O: one connection's bytes in, events out (h11 does the parsing);
+              exchange.py (a request and its answer), frames.py (stdout/stderr framing),
+              ttybook.py (which containers have a TTY), redact.py (secrets), peer.py.
+- command.py  `dockertrace proxy`.
+
+Behaviour a learner can rely on:
+- What the client sees is what the daemon sent: no byte added, dropped or changed, no timeout
+  on long polls, a half-close passed on and the other direction kept open until it ends.
+- Daemon unreachable: the client's connection is closed without a byte (the CLI reports a
+  failed connection, never a daemon answer), and `upstream.unreachable` is recorded.
+- Malformed request: forwarded like any bytes; the daemon answers it (400, then close) and the
+  record says which request could not be parsed. Other connections carry on.
+- TCP listening only with TLS and verified client certificates; TLS cannot half-close, so over
+  TLS the end of the daemon's side closes the connection.
+- Secrets (X-Registry-Auth, Authorization, secret-looking Env values, credential fields) never
+  appear in an event.
+"""
