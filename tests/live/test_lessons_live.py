@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import live_required, need
+from tests.unit.test_lesson_walk import script
 from tracer.lessons import Lesson, load_all
 from tracer.record import read_recording
 
@@ -25,18 +26,14 @@ LEFTOVER_CONTAINER = "dockertrace-lesson"
 CTR_NAMESPACE = "dockertrace-lesson"
 
 
-def script(lesson: Lesson) -> str:
-    lines = []
-    for step in lesson.steps:
-        if step.action is not None:
-            lines.append("")
-        if step.question is not None:
-            lines.append(step.question.answers[0])
-    return "\n".join(lines) + "\n"
-
-
 def lesson_cmd(number: int, *extra: str) -> list[str]:
     return [sys.executable, "-m", "tracer", "lesson", str(number), "--plain", *extra]
+
+
+def walk_lesson(number: int, typed: str, *extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        lesson_cmd(number, *extra), input=typed, capture_output=True, text=True, timeout=600
+    )
 
 
 def port_open(port: int) -> bool:
@@ -91,13 +88,7 @@ def test_lesson_walks_live_to_completion(
     lesson: Lesson, clean_machine: object, tmp_path: Path
 ) -> None:
     record = tmp_path / "lesson.jsonl"
-    r = subprocess.run(
-        lesson_cmd(lesson.number, "--record", str(record)),
-        input=script(lesson),
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    r = walk_lesson(lesson.number, script(lesson), "--record", str(record))
     n, proved = len(lesson.steps), sum(1 for s in lesson.steps if not s.optional)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "LIVE on this machine" in r.stdout
@@ -111,13 +102,7 @@ def test_lesson_walks_live_to_completion(
     # The fresh recording replays to the same verdict, with nothing running.
     rec = read_recording(record)
     assert rec.header["lesson"] == lesson.number and rec.events
-    replay = subprocess.run(
-        lesson_cmd(lesson.number, "--replay", str(record)),
-        input=script(lesson),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    replay = walk_lesson(lesson.number, script(lesson), "--replay", str(record))
     assert replay.returncode == 0, replay.stdout
     assert "REPLAY: nothing runs on this machine" in replay.stdout
     assert f"Lesson {lesson.number} done: {proved} of {n} steps proved." in replay.stdout
@@ -141,13 +126,7 @@ def test_quitting_halfway_leaves_nothing(
         typed.append("")
         if step.question is not None:
             typed.append(step.question.answers[0])
-    r = subprocess.run(
-        lesson_cmd(number),
-        input="\n".join([*typed, "q"]) + "\n",
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    r = walk_lesson(number, "\n".join([*typed, "q"]) + "\n")
     assert r.returncode == 130, r.stdout + r.stderr
     assert f"Stopped at your request; {steps_done} step(s) proved." in r.stdout
 
@@ -182,13 +161,7 @@ def test_really_stopping_dockerd_only_when_asked(clean_machine: object) -> None:
     stops the shared daemon, so it runs where live tests are required (CI), one run at a time."""
     need(live_required(), "stops the machine's dockerd; runs where live tests are required (CI)")
     lesson = by_number(4)
-    r = subprocess.run(
-        lesson_cmd(4, "--stop-daemon"),
-        input=script(lesson),
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    r = walk_lesson(4, script(lesson), "--stop-daemon")
     assert r.returncode == 0, r.stdout + r.stderr
     assert "✓ kind: upstream.unreachable  →" in r.stdout
     assert "dockerd started again and answers on its socket" in r.stdout

@@ -138,29 +138,23 @@ def test_a_recording_of_another_lesson_is_refused(tmp_path: Path) -> None:
         ReplayStage(lesson, str(other.recording_path))
 
 
-def as_nobody(argv: list[str]) -> list[str]:
-    if os.geteuid() != 0:
-        return argv
-    assert shutil.which("setpriv"), "setpriv (util-linux) is needed to drop root for this test"
-    return ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", *argv]
+def lesson_as_nobody(number: int, typed: str = "") -> subprocess.CompletedProcess[str]:
+    """`dockertrace lesson N --plain` as the user nobody (dropping root where we have it), with
+    a bare environment: no root, no Docker socket to reach."""
+    argv = [sys.executable, "-m", "tracer", "lesson", str(number), "--plain"]
+    if os.geteuid() == 0:
+        assert shutil.which("setpriv"), "setpriv (util-linux) is needed to drop root here"
+        argv = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", *argv]
+    env = {"PATH": "/usr/bin:/bin", "HOME": "/nonexistent", "PYTHONPATH": str(REPO)}
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    return subprocess.run(
+        argv, input=typed, capture_output=True, text=True, timeout=120, cwd="/", env=env
+    )
 
 
 @pytest.mark.parametrize("lesson", REPLAYABLE, ids=lambda x: x.path.name)
 def test_replay_as_a_non_root_user_without_docker(lesson: Lesson) -> None:
-    r = subprocess.run(
-        as_nobody([sys.executable, "-m", "tracer", "lesson", str(lesson.number), "--plain"]),
-        input=script(lesson),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd="/",
-        env={
-            "PATH": "/usr/bin:/bin",
-            "HOME": "/nonexistent",
-            "PYTHONPATH": str(REPO),
-            "PYTHONDONTWRITEBYTECODE": "1",
-        },
-    )
+    r = lesson_as_nobody(lesson.number, script(lesson))
     assert r.returncode == 0, r.stdout + r.stderr
     assert "replaying the bundled recording instead" in r.stdout
     n, proved = len(lesson.steps), sum(1 for s in lesson.steps if not s.optional)
@@ -169,19 +163,7 @@ def test_replay_as_a_non_root_user_without_docker(lesson: Lesson) -> None:
 
 def test_a_live_only_lesson_says_it_needs_root() -> None:
     live_only = next(x for x in load_all() if "replay" not in x.needs)
-    r = subprocess.run(
-        as_nobody([sys.executable, "-m", "tracer", "lesson", str(live_only.number), "--plain"]),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd="/",
-        env={
-            "PATH": "/usr/bin:/bin",
-            "HOME": "/nonexistent",
-            "PYTHONPATH": str(REPO),
-            "PYTHONDONTWRITEBYTECODE": "1",
-        },
-    )
+    r = lesson_as_nobody(live_only.number)
     assert r.returncode == 2
     assert f"lesson {live_only.number} runs live here only as root: run it with sudo" in r.stderr
 
