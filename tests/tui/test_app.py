@@ -143,7 +143,7 @@ async def test_detail_pane_pretty_prints_the_request_body(make_app: AppMaker) ->
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("1", "n", "n", "n")
-        await pilot.pause()
+        await pilot.pause(0.3)
         detail = app.query_one(DetailPane)
         assert detail.event is not None and detail.event.kind == "http.request"
         rendered = text_of(app, "#body")
@@ -219,3 +219,21 @@ async def test_themes_cycle_and_no_color_is_respected(
 def test_builders_make_a_consistent_trace() -> None:
     trace = make_trace()
     assert len(trace.steps) == 7 and all(h.event in trace.events for h in trace.hops)
+
+
+async def test_the_token_travels_with_the_clock_then_the_app_goes_idle(
+    make_app: AppMaker, clock: FakeClock
+) -> None:
+    app = make_app(animate=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("5")
+        await pilot.pause(0.1)
+        chain = app.query_one(ChainView)
+        assert chain.phase == 0.0
+        clock.now += 0.25  # half of the travel time at the default speed
+        await pilot.pause(0.1)
+        assert chain.phase == 0.5
+        clock.now += 5
+        await pilot.pause(0.1)
+        assert chain.phase == 1.0
+        assert app._ticker is not None and not app._ticker._active.is_set()  # idle: no timer

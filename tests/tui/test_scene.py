@@ -54,3 +54,9 @@ def test_describe_says_what_crossed() -> None:
     assert describe(evs[11]) == "unshare(NEWNS|NEWUTS|NEWIPC|NEWPID|NEWNET)"
     assert describe(evs[17]) == 'stdout "hi\\n"'
     assert describe(evs[5]).startswith("201 Created")
+
+
+def test_a_trace_without_evidence_shows_no_step() -> None:
+    trace = make_trace(missing=(1, 2, 3, 4, 5, 6, 7))
+    assert event_steps(trace) == [None] * len(trace.events)
+    assert scene_at(trace, 5).current_step is None

@@ -2,18 +2,30 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
+from textual.pilot import Pilot
 
 from tracer.tui.app import DockertraceApp
+from tracer.tui.detail_pane import DRAW_DELAY_S
 from tracer.tui.source import Loaded
 
 NOTICE = (
     "No live tracing here (`dockertrace doctor` tells more): privileges: uid 1000 without "
     "CAP_BPF/CAP_PERFMON. Replaying the bundled one."
 )
+
+
+def settle(keys: tuple[str, ...]) -> Callable[[Pilot[None]], Awaitable[None]]:
+    """Press the keys, then wait out the detail pane's short redraw delay."""
+
+    async def run(pilot: Pilot[None]) -> None:
+        await pilot.press(*keys)
+        await pilot.pause(DRAW_DELAY_S * 3)
+
+    return run
 
 
 @pytest.mark.parametrize(
@@ -36,7 +48,7 @@ def test_main_screen(
     theme: str,
 ) -> None:
     app = make_app(theme=theme, notice=NOTICE)
-    assert snap_compare(app, press=keys, terminal_size=size)
+    assert snap_compare(app, terminal_size=size, run_before=settle(keys))
 
 
 def test_before_playing(snap_compare: Any, make_app: Callable[..., DockertraceApp]) -> None:
@@ -55,4 +67,5 @@ def test_bundled_recording(
     size: tuple[int, int],
     keys: tuple[str, ...],
 ) -> None:
-    assert snap_compare(make_app(bundled, notice=NOTICE), press=keys, terminal_size=size)
+    app = make_app(bundled, notice=NOTICE)
+    assert snap_compare(app, terminal_size=size, run_before=settle(keys))

@@ -90,7 +90,7 @@ class DockertraceApp(App[None]):
         self._ticker: Timer | None = None
         self._live_events: list[Event] = []
         self._live_header: dict[str, Any] = {}
-        self._live_folded = 0.0
+        self._live_dirty = False  # events arrived that the screen does not show yet
 
     # -- building ------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -163,6 +163,9 @@ class DockertraceApp(App[None]):
         return min(1.0, (self.clock() - self._hop_began) / max(0.05, min(travel, 1.5)))
 
     def _tick(self) -> None:
+        if self._live_dirty:
+            self._live_dirty = False
+            self._show_live_so_far()
         if self.player.tick():
             self.refresh_scene()
         elif self.motion:
@@ -291,12 +294,10 @@ class DockertraceApp(App[None]):
 
     @on(live.LiveEvent)
     def _live_event(self, message: live.LiveEvent) -> None:
+        # shown at the next frame: one fold per frame however fast events pour in
         self._live_events.append(message.event)
-        now = self.clock()
-        if now - self._live_folded < 0.05:
-            return  # fold at most 20 times a second while events pour in
-        self._live_folded = now
-        self._show_live_so_far()
+        self._live_dirty = True
+        self._wake()
 
     def _show_live_so_far(self) -> None:
         events = sorted(self._live_events, key=lambda ev: ev.time_ns)
@@ -305,11 +306,12 @@ class DockertraceApp(App[None]):
         trace = self.loaded.trace
         self._steps = event_steps(trace)
         self.player.extend([ev.time_ns for ev in trace.events], self._steps)
-        self.player.seek(len(trace.events) - 1)
+        self.player.follow_end()
         self.refresh_scene()
 
     @on(live.LiveFinished)
     def _live_finished(self, message: live.LiveFinished) -> None:
+        self._live_dirty = False
         header = message.header
         loaded = Loaded(fold_events(message.events, str(header.get("backend", ""))), header)
         out = (message.stdout + message.stderr).strip().replace("\n", "⏎ ")
@@ -325,8 +327,9 @@ class DockertraceApp(App[None]):
     @on(Timeline.Chosen)
     def _chosen(self, message: Timeline.Chosen) -> None:
         events = self.loaded.trace.events
-        if 0 <= message.index < len(events):
-            self.query_one(DetailPane).show(events[message.index], self.loaded.trace)
+        for pane in self.query(DetailPane):  # none while the app shuts down
+            if 0 <= message.index < len(events):
+                pane.show(events[message.index], self.loaded.trace)
 
     @on(Timeline.Seek)
     def _seek(self, message: Timeline.Seek) -> None:

@@ -16,6 +16,7 @@ from tracer.events import Event
 from tracer.trace import Trace
 from tracer.tui.describe import argv_text, describe, excerpt_text
 
+DRAW_DELAY_S = 0.08  # a burst of events at speed draws the pane once, with the last one
 # detail keys shown in their own rows; the rest are listed under "more"
 SHOWN = {
     "method",
@@ -104,13 +105,25 @@ class DetailPane(VerticalScroll):
         super().__init__(id=id)
         self.border_title = "Event"
         self.event: Event | None = None
+        self._trace: Trace | None = None
+        self._scheduled = False
 
     def compose(self) -> ComposeResult:
         yield Static(Text("No event selected yet.", "dim"), id="body")
 
     def show(self, ev: Event | None, trace: Trace | None) -> None:
+        """Show `ev` soon: while events stream past, only the last of a burst is drawn."""
         if ev is self.event:
             return
         self.event = ev
+        self._trace = trace
+        if not self._scheduled:
+            self._scheduled = True
+            self.set_timer(DRAW_DELAY_S, self._draw)
+
+    def _draw(self) -> None:
+        self._scheduled = False
+        ev = self.event
         body = self.query_one("#body", Static)
-        body.update(event_view(ev, trace) if ev else Text("No event selected yet.", "dim"))
+        body.update(event_view(ev, self._trace) if ev else Text("No event selected yet.", "dim"))
+        self.scroll_home(animate=False)

@@ -160,6 +160,10 @@ class Player:
         self.paused = True
         self._set(position)
 
+    def follow_end(self) -> None:
+        """Stay on the newest event (a live run being recorded), without pausing."""
+        self._set(self.last)
+
     def faster(self) -> None:
         self.realtime = False
         self.speed = next((s for s in SPEEDS if s > self.speed), SPEEDS[-1])

@@ -172,6 +172,8 @@ def event_steps(trace: Trace) -> list[int | None]:
         if found:
             claims[s.number] = found
     order = sorted(claims)
+    if not order:
+        return [None] * len(trace.events)
     out: list[int | None] = []
     shown: int | None = None
     for i in range(len(trace.events)):

@@ -80,6 +80,7 @@ class StepList(VerticalScroll):
         super().__init__(id=id)
         self.trace = trace
         self.scene: Scene | None = None
+        self._drawn: object = None
         self.border_title = "Steps"
 
     def compose(self) -> ComposeResult:
@@ -90,8 +91,13 @@ class StepList(VerticalScroll):
         return self.get_component_rich_style(f"step-list--{name}")
 
     def show(self, trace: Trace, scene: Scene) -> None:
+        # redraw only when what is drawn changes: most events do not change a step
+        key = (id(trace), scene.steps, len(checks_shown(trace, scene)), scene.finished)
+        if key == self._drawn:
+            return
         self.trace = trace
         self.scene = scene
+        self._drawn = key if self.is_mounted else None
         if self.is_mounted:
             self.query_one("#steps", Static).update(self._table())
             self.query_one("#story", Static).update(self._story())

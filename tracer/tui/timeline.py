@@ -101,10 +101,10 @@ class Timeline(Vertical):
 
     def show(self, trace: Trace, position: int) -> None:
         """Show the events up to `position`, adding rows when it only moved forward."""
-        if trace is not self._trace or position < self._played:
-            self._trace = trace
+        if (trace is not self._trace and not self._extends(trace)) or position < self._played:
             self._played = -1
             self.table.clear()
+        self._trace = trace
         start = self._played + 1
         self._played = position
         for i in range(start, position + 1):
@@ -112,6 +112,17 @@ class Timeline(Vertical):
             if matches(ev, self.layer_filter, self.search_text):
                 self._add(trace, i, ev)
         self.call_after_refresh(self._follow, position)
+
+    def _extends(self, trace: Trace) -> bool:
+        """Whether `trace` only adds events after the rows shown (a live run growing)."""
+        old = self._trace
+        n = self._played + 1
+        if old is None or len(trace.events) < n or len(old.events) < n:
+            return False
+        return all(
+            (a.time_ns, a.kind, a.pid) == (b.time_ns, b.kind, b.pid)
+            for a, b in zip(old.events[:n], trace.events[:n], strict=True)
+        )
 
     def _add(self, trace: Trace, i: int, ev: Event) -> None:
         offset = (ev.time_ns - trace.start_ns) / 1e6

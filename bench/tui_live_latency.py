@@ -1,0 +1,90 @@
+"""Live: how long after the kernel (or the proxy) saw an event the app shows it, p50 and p99.
+
+Run as root: .venv/bin/python bench/tui_live_latency.py [--runs N]   (target: p99 ≤ 50 ms)
+Baseline in the same run: the same `docker run` in a bare LiveSession, measured at its sink
+(the latency of the probes and the proxy themselves, before any screen).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import sys
+
+from tui_common import ROOT  # noqa: F401  (puts the repo on sys.path)
+
+from tracer.events import Event, monotonic_ns
+from tracer.session import LiveSession, demo_image
+from tracer.tui.app import DockertraceApp
+from tracer.tui.banner import Banner
+from tracer.tui.source import Loaded, empty_trace
+
+
+def pct(values: list[float], q: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(q * len(values)))]
+
+
+def baseline(image: str) -> list[float]:
+    lat: list[float] = []
+
+    def sink(ev: Event) -> None:
+        lat.append((monotonic_ns() - ev.time_ns) / 1e6)
+
+    with LiveSession(sink=sink) as session:
+        session.run_docker(["run", "--rm", image, "echo", "hi"])
+    return lat
+
+
+class Measured(DockertraceApp):
+    """The app, noting when each live event is first part of what the screen shows."""
+
+    latencies: list[float]
+    _counted = 0
+
+    def _show_live_so_far(self) -> None:
+        super()._show_live_so_far()
+        now = monotonic_ns()
+        for ev in self._live_events[self._counted :]:
+            self.latencies.append((now - ev.time_ns) / 1e6)
+        self._counted = len(self._live_events)
+
+
+async def through_app() -> list[float]:
+    app = Measured(Loaded(empty_trace()), mode="live", live_reason=None, animate=False)
+    app.latencies = []
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("g")
+        for _ in range(600):
+            await pilot.pause(0.1)
+            if app.query_one(Banner).notice.startswith(("docker exited", "Live run failed")):
+                break
+    return app.latencies
+
+
+def main() -> int:
+    if os.geteuid() != 0:
+        print("needs root (live probes)", file=sys.stderr)
+        return 2
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=3)
+    args = ap.parse_args()
+    image = demo_image()
+    base: list[float] = []
+    shown: list[float] = []
+    for _ in range(args.runs):
+        base += baseline(image)
+        shown += asyncio.run(through_app())
+    print(f"{args.runs} runs of docker run --rm {image} echo hi; latency in ms")
+    print(f"{'':<34}{'events':>8}{'p50':>9}{'p99':>9}")
+    for name, values in (("baseline: at the session's sink", base), ("app: on screen", shown)):
+        print(f"{name:<34}{len(values):>8}{pct(values, 0.5):>9.1f}{pct(values, 0.99):>9.1f}")
+    print(f"p99 ratio app/baseline: {pct(shown, 0.99) / pct(base, 0.99):.2f}  target p99 ≤ 50 ms")
+    print(f"mean app latency: {statistics.mean(shown):.1f} ms")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
