@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tracer.proxy import redact
+
 
 @dataclass(frozen=True)
 class Peer:
@@ -30,4 +32,4 @@ def describe_peer(creds: tuple[int, int, int] | None) -> Peer:
             argv = tuple(a.decode(errors="replace") for a in f.read().split(b"\0") if a)
     except OSError:
         pass
-    return Peer(pid=pid, uid=uid, gid=gid, comm=comm, argv=argv)
+    return Peer(pid=pid, uid=uid, gid=gid, comm=comm, argv=tuple(redact.argv(argv)))

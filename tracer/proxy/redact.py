@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import Any
+
+from tracer.events import Event
 
 REDACTED = "<redacted>"
 
@@ -61,6 +64,40 @@ def _field(key: str, value: Any) -> Any:
     return json_value(value, key)
 
 
+# Command-line options whose next argument is a secret (-p only for `login`: elsewhere it
+# publishes a port).
+_SECRET_OPTIONS = frozenset({"--password", "--token"})
+_HEADER_ARG = re.compile(r"^\s*([A-Za-z-]+)\s*:")
+
+
+def argv(args: Iterable[str]) -> list[str]:
+    """A command line with secrets replaced: secret-looking NAME=value (-e, --build-arg,
+    --env=…), auth headers given as arguments (curl -H), values of password options."""
+    args = list(args)
+    secret_options = _SECRET_OPTIONS | ({"-p"} if "login" in args else set())
+    out: list[str] = []
+    hide_next = False
+    for arg in args:
+        if hide_next:
+            out.append(REDACTED)
+            hide_next = False
+            continue
+        option, eq, value = arg.partition("=")
+        m = _HEADER_ARG.match(arg)
+        if m and m[1].lower() in SECRET_HEADERS:
+            out.append(f"{m[1]}: {REDACTED}")
+        elif arg in secret_options:
+            out.append(arg)
+            hide_next = True
+        elif eq and option in secret_options:
+            out.append(f"{option}={REDACTED}")
+        elif eq and option.startswith("-") and "=" in value:
+            out.append(f"{option}={env_entry(value)}")  # --env=NAME=value
+        else:
+            out.append(env_entry(arg))
+    return out
+
+
 def text(s: str) -> str:
     """Redact JSON-looking text that could not be parsed (a bounded excerpt of a large body)."""
     s = _ENV_IN_TEXT.sub(
@@ -84,3 +121,13 @@ def _buildargs_text(raw: str) -> str:
         lambda m: f'"{m[1]}":"{REDACTED}"' if SECRET_NAME.search(m[1]) else m[0],
         raw,
     )
+
+
+def event_argv(event: Event) -> Event:
+    """The event with secrets removed from the command lines it carries (a probe's exec argv,
+    a process's cmdline); the same event when it carries none."""
+    d = event.detail
+    keys = [k for k in ("argv", "cmdline") if isinstance(d.get(k), list)]
+    if not keys:
+        return event
+    return replace(event, detail={**d, **{k: argv(map(str, d[k])) for k in keys}})
