@@ -14,6 +14,7 @@ import httpx
 
 from tracer.endpoint import current_endpoint
 from tracer.events import Event, EventSink
+from tracer.proxy.redact import event_argv
 from tracer.record import make_header
 
 SESSION_DIR = "/run/dockertrace"
@@ -81,6 +82,7 @@ class LiveSession:
         return str(getattr(self.source, "name", "none"))
 
     def _collect(self, ev: Event) -> None:
+        ev = event_argv(ev)  # `docker run -e DB_PASSWORD=…` as the probes saw it: redacted
         with self._lock:
             self.events.append(ev)
         if self.sink is not None:
