@@ -11,6 +11,7 @@ from pathlib import Path
 
 from tracer.chain import fold, runs
 from tracer.narrate import narrate, to_json
+from tracer.proxy.redact import argv as redact_argv
 from tracer.record import RecordingError, read_recording, write_recording
 from tracer.session import LiveSession, demo_image
 
@@ -107,7 +108,7 @@ def cmd_record(args: argparse.Namespace) -> int:
     try:
         result = session.run_argv(argv, capture=False, timeout=None)
         events = session.snapshot()
-        header = session.header | {"command": argv}
+        header = session.header | {"command": redact_argv(argv)}
     finally:
         session.close()
     write_recording(args.output, header, events)
