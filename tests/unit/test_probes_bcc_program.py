@@ -16,7 +16,13 @@ from tracer.probes.bcc_decode import (
     Decoder,
     event_struct,
 )
-from tracer.probes.bcc_probe import ProgramShape, attachments, build_program, program_source
+from tracer.probes.bcc_probe import (
+    ProgramShape,
+    attachments,
+    build_program,
+    generic_reads,
+    program_source,
+)
 from tracer.probes.lineage import Lineage
 from tracer.probes.tp_format import parse_format, render_struct
 
@@ -28,6 +34,13 @@ def test_every_placeholder_is_filled() -> None:
     assert "#define ARGC_MAX 20" in text
     assert "return dt_tracked.lookup(&tgid) != 0;" in text
     assert "return 1;" in build_program(ProgramShape(track_all=True))
+
+
+def test_generic_reads_only_where_addresses_cannot_overlap() -> None:
+    assert generic_reads("x86_64") and not generic_reads("s390x")
+    helper = "bpf_probe_read_str" if generic_reads() else "bpf_probe_read_user_str"
+    assert f"#define read_user_str {helper}\n" in build_program()
+    assert "bpf_probe_read_user(" not in program_source()  # every read goes through the macros
 
 
 def test_every_struct_field_is_commented() -> None:

@@ -50,6 +50,12 @@ def execveat_nr(machine: str | None = None) -> int:
     return NR_EXECVEAT.get(machine, -1)
 
 
+def generic_reads(machine: str | None = None) -> bool:
+    """Whether bpf_probe_read may stand for both _user and _kernel: only where user and kernel
+    addresses cannot overlap (x86_64), so that the helper can tell them apart."""
+    return (machine or platform.machine()) == "x86_64"
+
+
 def record_structs(root: str | None = None) -> str:
     """C structs of the sched/signal records, from this kernel's format files."""
     root = root or tracefs_root() or "/sys/kernel/tracing"
@@ -85,6 +91,7 @@ def program_source() -> str:
 def build_program(shape: ProgramShape = ProgramShape()) -> str:
     """The final BPF C text, placeholders filled in (what --dump-bpf prints)."""
     track = "return 1;" if shape.track_all else "return dt_tracked.lookup(&tgid) != 0;"
+    generic = generic_reads()
     values = {
         "__ARGC_MAX__": shape.argc_max,
         "__ARG_LEN__": shape.arg_len,
@@ -95,6 +102,10 @@ def build_program(shape: ProgramShape = ProgramShape()) -> str:
         "__RINGBUF_PAGES__": shape.ringbuf_pages,
         "__TRACK_FILTER__": track,
         "__NR_EXECVEAT__": execveat_nr(),
+        "__READ_USER_STR__": "bpf_probe_read_str" if generic else "bpf_probe_read_user_str",
+        "__READ_USER__": "bpf_probe_read" if generic else "bpf_probe_read_user",
+        "__READ_KERNEL_STR__": "bpf_probe_read_str" if generic else "bpf_probe_read_kernel_str",
+        "__READ_KERNEL__": "bpf_probe_read" if generic else "bpf_probe_read_kernel",
         "__TRACEPOINT_STRUCTS__": record_structs(),
     }
     text = program_source()
