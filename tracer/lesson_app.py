@@ -69,7 +69,7 @@ class LessonApp(App[int]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.title = f"Lesson {self.lesson.number}: {self.lesson.title}"
+        self.title = f"{self.lesson.label}: {self.lesson.title}"
         self.sub_title = self.stage.banner().splitlines()[0]
         self.show_step()
 

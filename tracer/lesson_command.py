@@ -10,7 +10,7 @@ from pathlib import Path
 from types import FrameType
 
 from tracer.lesson_walk import ReplayStage, Stage, walk
-from tracer.lessons import Lesson, LessonFileError, find, lesson_files, load
+from tracer.lessons import LESSONS_DIR, Lesson, LessonFileError, find, lesson_files, load
 
 
 def cmd_lessons(args: argparse.Namespace) -> int:
@@ -58,6 +58,13 @@ def _stage(lesson: Lesson, args: argparse.Namespace) -> Stage | str:
         print("Live lessons need root (sudo); replaying the bundled recording instead.")
         return ReplayStage(lesson, recording)
     from tracer.lesson_live import LiveStage
+
+    if LESSONS_DIR not in lesson.path.resolve().parents:
+        shell = sum(1 for s in lesson.steps if s.action and s.action.kind == "run")
+        print(
+            f"Note: {lesson.path} is not one of the bundled lessons; its {shell} shell action(s) "
+            f"and {len(lesson.cleanup)} cleanup command(s) run as root here. Read them first."
+        )
 
     live = LiveStage(lesson, backend=args.backend, stop_daemon=args.stop_daemon, record=args.record)
     if live.session is None and can_replay and not args.record:

@@ -156,7 +156,7 @@ class PlainWalker:
     def walk(self) -> int:
         """0 when every step was proved by its evidence, 1 when some was not, 130 on quit."""
         lesson = self.lesson
-        self.say(f"Lesson {lesson.number}: {lesson.title}  ({lesson.duration_min} min)")
+        self.say(f"{lesson.label}: {lesson.title}  ({lesson.duration_min} min)")
         self.say(f"Goal: {lesson.goal}")
         self.say(self.stage.banner())
         if lesson.intro:
@@ -170,7 +170,7 @@ class PlainWalker:
             return 130
         total = len(lesson.steps)
         self.say()
-        self.say(f"Lesson {lesson.number} done: {len(self.proved)} of {total} steps proved.")
+        self.say(f"{lesson.label} done: {len(self.proved)} of {total} steps proved.")
         if self.excused:
             self.say("Left out (optional): step " + ", ".join(map(str, self.excused)))
         if self.left:

@@ -216,6 +216,11 @@ class Lesson:
     steps: tuple[LessonStep, ...] = field(default=())
 
     @property
+    def label(self) -> str:
+        """`Lesson 3`, or just `Lesson` for a file not named NN-name.md."""
+        return f"Lesson {self.number}" if self.number else "Lesson"
+
+    @property
     def recording_path(self) -> Path | None:
         return (self.path.parent / self.recording).resolve() if self.recording else None
 
