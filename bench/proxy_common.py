@@ -20,9 +20,29 @@ from tracer.endpoint import DEFAULT_SOCKET, try_connect
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def cpu_seconds(pid: int, reaped_children: bool = False) -> float:
+    """User + system CPU time of a process (and of its children it has waited for)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rpartition(")")[2].split()
+    utime, stime, cutime, cstime = (int(x) for x in fields[11:15])
+    ticks = utime + stime + (cutime + cstime if reaped_children else 0)
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class SocatProcess:
+    path: str
+    pid: int
+
+    def cpu(self) -> float:
+        """socat forks one child per connection; their time counts once they are reaped."""
+        time.sleep(0.2)
+        return cpu_seconds(self.pid, reaped_children=True)
+
+
 @contextlib.contextmanager
-def socat_relay(directory: str) -> Iterator[str]:
-    """socat as the issue measures it (-t 30 keeps half-closed streams); yields its socket."""
+def socat_relay(directory: str) -> Iterator[SocatProcess]:
+    """socat as the issue measures it (-t 30 keeps half-closed streams)."""
     path = os.path.join(directory, "socat.sock")
     socat = shutil.which("socat")
     if socat is None:
@@ -35,7 +55,7 @@ def socat_relay(directory: str) -> Iterator[str]:
             if os.path.exists(path):
                 break
             time.sleep(0.01)
-        yield path
+        yield SocatProcess(path, proc.pid)
     finally:
         proc.terminate()
         proc.wait()
@@ -57,6 +77,12 @@ class ProxyProcess:
         with open(f"/proc/{self.pid}/task/{self.pid}/children") as f:
             pids = [self.pid, *map(int, f.read().split())]
         return sum(_hwm_mb(pid) for pid in pids)
+
+    def cpu(self) -> tuple[float, float]:
+        """(recorder, forwarding child) CPU seconds so far."""
+        with open(f"/proc/{self.pid}/task/{self.pid}/children") as f:
+            child = int(f.read().split()[0])
+        return cpu_seconds(self.pid), cpu_seconds(child)
 
     def events(self) -> int:
         with open(self.recording) as f:

@@ -39,8 +39,8 @@ def main() -> int:
     args = ap.parse_args()
     image = demo_image()
     times: dict[str, list[float]] = {"direct": [], "socat": [], "dockertrace": []}
-    with workdir() as d, socat_relay(d) as socat_path, recording_proxy(d) as proxy:
-        hosts = {"direct": DEFAULT_SOCKET, "socat": socat_path, "dockertrace": proxy.path}
+    with workdir() as d, socat_relay(d) as socat, recording_proxy(d) as proxy:
+        hosts = {"direct": DEFAULT_SOCKET, "socat": socat.path, "dockertrace": proxy.path}
         for _ in range(args.rounds):
             for name, path in hosts.items():
                 times[name].append(timed_stream(image, f"unix://{path}", args.mib))
