@@ -33,6 +33,15 @@ def excerpt(text: Any, limit: int = 40) -> str:
     return shown[:-1] + '…"' if len(s) > limit else shown
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """Text safe for a terminal: control characters (escape sequences from a recording or a
+    container's output) shown as \\xNN instead of acted on; newlines and tabs kept."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
 LONG_ID = re.compile(r"\b([0-9a-f]{12})[0-9a-f]{52}\b")
 
 

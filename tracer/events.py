@@ -20,10 +20,10 @@ KINDS: Mapping[str, str] = {
     "conn.accept": "conn, peer_pid, peer_uid, peer_gid, peer_comm, peer_argv",
     "conn.close": "conn, bytes_in, bytes_out, reason",
     "conn.halfclose": "conn, direction (client->daemon | daemon->client)",
-    "http.request": "conn, seq, method, target, path, api_version, query, headers, body_size, "
-    "body_excerpt, body_json",
-    "http.response": "conn, seq, method, path, status, reason, headers, body_size, body_excerpt, "
-    "body_json, first_byte_ns, last_byte_ns, streaming",
+    "http.request": "conn, seq, method, target, path, endpoint, api_version, query, headers, "
+    "body_size, body_excerpt, body_json",
+    "http.response": "conn, seq, method, endpoint, status, reason, headers, body_size, "
+    "body_excerpt, body_json, first_byte_ns, last_byte_ns, streaming",
     "http.upgrade": "conn, seq, protocol, tty",
     "stream.frame": "conn, seq, direction, stream (stdin|stdout|stderr|raw), size, excerpt",
     "stream.error": "conn, seq, message (an error reported inside a 200 stream)",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tracer.describe import describe
+from tracer.describe import describe, printable
 from tracer.trace import Trace
 
 MARKS = {"observed": "✓", "skipped": "–", "missing": "✗"}
@@ -61,7 +61,7 @@ def narrate(trace: Trace, *, evidence: bool = True) -> str:
             out.append(f"  story: {ch.story}  [{verdict[ch.agrees]}]")
             if ch.observed:
                 out.append(f"  seen:  {ch.observed}")
-    return "\n".join(out)
+    return printable("\n".join(out))
 
 
 def to_json(trace: Trace) -> dict[str, Any]:

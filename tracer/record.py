@@ -145,7 +145,10 @@ def read_recording(path: str | os.PathLike[str]) -> Recording:
     except OSError as e:
         raise RecordingError(f"{p}: cannot read: {e.strerror or e}") from e
     text = raw.decode("utf-8", errors="replace")
-    lines = text.splitlines()
+    # Split at "\n" only: str.splitlines() would also break at U+0085 or U+2028 inside a string.
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
     if not lines or not lines[0].strip():
         raise RecordingError(f"{p}: empty file, not a dockertrace recording")
     try:

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from tracer.chain import fold, runs
+from tracer.describe import printable
 from tracer.narrate import narrate, to_json
 from tracer.proxy.redact import argv as redact_argv
 from tracer.record import RecordingError, read_recording, write_recording
@@ -123,7 +124,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         print(f"dockertrace replay: {e}", file=sys.stderr)
         return 2
     for p in rec.problems:
-        print(f"{args.file}:{p.line}: {p.message}", file=sys.stderr)
+        print(printable(f"{args.file}:{p.line}: {p.message}"), file=sys.stderr)
     backend = str(rec.header.get("backend", ""))
     traces = runs(rec.events, backend=backend) if args.all else [fold(rec.events, backend)]
     if not rec.events:
@@ -133,13 +134,16 @@ def cmd_replay(args: argparse.Namespace) -> int:
         docs = [to_json(t) for t in traces]
         print(json.dumps(docs if args.all else docs[0], indent=2))
         return 0
-    versions = rec.header.get("versions", {})
+    versions = rec.header.get("versions")
+    versions = versions if isinstance(versions, dict) else {}
     print(
-        f"replay of {args.file} (recorded on kernel {rec.header.get('kernel', '?')}, "
-        f"docker {versions.get('docker', '?')}, backend {backend or '?'})"
+        printable(
+            f"replay of {args.file} (recorded on kernel {rec.header.get('kernel', '?')}, "
+            f"docker {versions.get('docker', '?')}, backend {backend or '?'})"
+        )
     )
-    if rec.header.get("command"):
-        print("$ " + " ".join(rec.header["command"]))
+    if isinstance(rec.header.get("command"), list):
+        print(printable("$ " + " ".join(map(str, rec.header["command"]))))
     for i, t in enumerate(traces, 1):
         if len(traces) > 1:
             print(f"\n=== run {i} of {len(traces)}: client pid {t.client_pid} ===")

@@ -280,10 +280,6 @@ def test_a_replayed_untrusted_recording_runs_nothing(tmp_path: Path) -> None:
         assert not marker.exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="narrate prints control characters from a recording as they are (terminal escapes)",
-)
 def test_a_replayed_recording_cannot_send_terminal_escapes(tmp_path: Path) -> None:
     rec = tmp_path / "hostile.jsonl"
     rec.write_text("\n".join(json.dumps(obj) for obj in HOSTILE) + "\n")

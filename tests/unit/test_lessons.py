@@ -64,12 +64,7 @@ def test_the_seven_lessons_of_the_issue_in_order() -> None:
 # record.py reads with str.splitlines(), which also splits at U+0085/U+2028/U+2029; an event
 # whose excerpt holds one (lesson 6's `docker save` tar stream does) is read as two bad lines.
 # Strict: this fails as soon as the reader is fixed, so that the mark is removed.
-SPLITLINES_BUG = pytest.mark.xfail(strict=True, reason="record.py splits lines at U+0085")
-
-
-@pytest.mark.parametrize(
-    "number", [pytest.param(n, marks=SPLITLINES_BUG) if n == 6 else n for n in sorted(REPLAYABLE)]
-)
+@pytest.mark.parametrize("number", sorted(REPLAYABLE))
 def test_replayable_recordings_read_without_problems(number: int) -> None:
     lesson = next(x for x in load_all() if x.number == number)
     assert lesson.recording_path is not None
