@@ -247,3 +247,34 @@ def test_malformed_request_gets_the_daemons_400_and_others_go_on(traced: Traced)
     assert docker(["version", "--format", "{{.Server.Version}}"], env=traced.env()).returncode == 0
     traced.settle()
     assert any("malformed request" in e["error"] for e in traced.of("proxy.error"))
+
+
+def open_session(path: str) -> bytes:
+    """BuildKit's /session: an h2c upgrade, after which dockerd speaks HTTP/2 first."""
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(10)
+    s.connect(path)
+    s.sendall(
+        b"POST /v1.41/session HTTP/1.1\r\nHost: docker\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n"
+        b"X-Docker-Expose-Session-Uuid: " + uuid.uuid4().hex.encode() + b"\r\n"
+        b"X-Docker-Expose-Session-Name: dockertrace-test\r\n"
+        b"X-Docker-Expose-Session-Sharedkey: k\r\n\r\n"
+    )
+    got = b""
+    while b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" not in got:
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        got += chunk
+    s.close()
+    return got.split(b"SM\r\n\r\n")[0]
+
+
+def test_h2c_session_passes_through_untouched(traced: Traced, docker_daemon: str) -> None:
+    direct = open_session(docker_daemon)
+    proxied = open_session(traced.address.removeprefix("unix://"))
+    assert proxied == direct
+    assert proxied.startswith(b"HTTP/1.1 101 Switching Protocols")
+    traced.settle()
+    assert traced.of("http.upgrade", protocol="h2c")
+    assert any(h["bytes_out"] >= 24 for h in traced.of("h2.stream"))
