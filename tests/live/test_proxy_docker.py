@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import pty
+import shutil
 import socket
 import subprocess
 import tempfile
@@ -17,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import need
 from tracer.events import Event
 from tracer.proxy.server import Proxy
 
@@ -278,3 +280,26 @@ def test_h2c_session_passes_through_untouched(traced: Traced, docker_daemon: str
     traced.settle()
     assert traced.of("http.upgrade", protocol="h2c")
     assert any(h["bytes_out"] >= 24 for h in traced.of("h2.stream"))
+
+
+def test_docker_py_and_curl_clients(traced: Traced, demo_image: str) -> None:
+    import docker as docker_py  # the SDK (a dev dependency)
+
+    for host in (None, traced.address):
+        client = docker_py.DockerClient(base_url=host or "unix:///var/run/docker.sock")
+        try:
+            out = client.containers.run(demo_image, ["sh", "-c", "echo py-out"], remove=True)
+            assert out == b"py-out\n"
+            assert client.ping() is True
+        finally:
+            client.close()
+    need(shutil.which("curl") is not None, "curl is not installed")
+    path = traced.address.removeprefix("unix://")
+    curl = subprocess.run(
+        ["curl", "-sS", "--unix-socket", path, "-i", "http://docker/v1.41/_ping"],
+        capture_output=True,
+        timeout=30,
+    )
+    assert curl.stdout.startswith(b"HTTP/1.1 200 OK") and curl.stdout.endswith(b"\r\n\r\nOK")
+    traced.settle()
+    assert any(r["peer_comm"] == "curl" for r in traced.of("conn.accept"))
