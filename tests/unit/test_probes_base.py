@@ -115,8 +115,7 @@ def event(n: int) -> Event:
 
 async def test_events_iterates_until_close_and_close_is_idempotent() -> None:
     src = ListSource([event(1), event(2), event(3)])
-    got_sink: list[Event] = []
-    src.start(got_sink.append, seed_pids=[42])
+    src.start(None, seed_pids=[42])
     assert src.seeds == [42] and src.ready_seconds >= 0
     src.run_worker()  # before anyone iterates: buffered, not lost
 
@@ -128,5 +127,20 @@ async def test_events_iterates_until_close_and_close_is_idempotent() -> None:
     src.close()
     src.close()
     assert await asyncio.wait_for(task, 2) == [1, 2, 3]
-    assert [e.pid for e in got_sink] == [1, 2, 3]
     assert src.closed == 1
+
+
+def test_a_failing_sink_does_not_stop_the_stream() -> None:
+    got: list[int] = []
+
+    def sink(e: Event) -> None:
+        if e.pid == 2:
+            raise ValueError("consumer bug")
+        got.append(e.pid)
+
+    src = ListSource([event(1), event(2), event(3)])
+    src.start(sink)
+    src.run_worker()
+    src.close()
+    assert got == [1, 3] and src.sink_errors == 1
+    assert isinstance(src.first_sink_error, ValueError)

@@ -10,6 +10,7 @@ from tracer.events import Event
 from tracer.probes.lineage import Lineage
 from tracer.probes.tracefs_decode import HostView, TracefsDecoder
 from tracer.probes.tracefs_parse import parse_line, syscall_args, syscall_ret
+from tracer.probes.tracefs_probe import TracefsSource
 
 RECORDED = Path(__file__).parent / "data" / "probes_tracefs_docker_run.txt"
 FIVE = {"CLONE_NEWNS", "CLONE_NEWUTS", "CLONE_NEWIPC", "CLONE_NEWPID", "CLONE_NEWNET"}
@@ -122,3 +123,10 @@ def test_threads_are_not_reported_as_forks(decoded: list[Event]) -> None:
 def test_clone3_flags_are_unreadable(decoded: list[Event]) -> None:
     clone3 = of(decoded, "sys.clone3")
     assert clone3 and all(e.detail["flags"] is None for e in clone3)
+
+
+def test_lost_event_notices_are_counted_not_parsed() -> None:
+    source = TracefsSource()  # not started: only its line handling is used
+    source._line("CPU:1 [LOST 12 EVENTS]")
+    source._line("# tracer: nop")
+    assert source.lost_events() == 12 and source.unparsed == 1

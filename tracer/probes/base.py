@@ -56,6 +56,8 @@ class EventSource(ABC):
         self._buffer: collections.deque[Event] = collections.deque(maxlen=BUFFERED_MAX)
         self._subscribers: list[tuple[asyncio.AbstractEventLoop, asyncio.Queue[Event | None]]] = []
         self._closed = False
+        self.sink_errors = 0
+        self.first_sink_error: Exception | None = None
 
     def prepare(self) -> None:  # noqa: B027  (optional; most sources have nothing to prepare)
         """Optional: begin slow set-up (bcc compiles its program) in the background, so that a
@@ -92,12 +94,18 @@ class EventSource(ABC):
                     loop.call_soon_threadsafe(queue.put_nowait, None)
 
     def emit(self, event: Event) -> None:
-        """Hand one event to the sink and the iterators (called from the poll worker)."""
+        """Hand one event to the sink and the iterators (called from the poll worker). Without
+        a sink, events wait (bounded) for the first `events()` iterator."""
         if self._sink is not None:
-            self._sink(event)
+            try:
+                self._sink(event)
+            except Exception as e:  # the consumer's bug must not stop the probes
+                self.sink_errors += 1
+                self.first_sink_error = self.first_sink_error or e
         with self._lock:
             if not self._subscribers:
-                self._buffer.append(event)
+                if self._sink is None:
+                    self._buffer.append(event)
                 return
             subscribers = list(self._subscribers)
         for loop, queue in subscribers:
@@ -105,7 +113,8 @@ class EventSource(ABC):
                 loop.call_soon_threadsafe(queue.put_nowait, event)
 
     async def events(self) -> AsyncIterator[Event]:
-        """Every event from now on (and those emitted before the first iterator), until close."""
+        """Every event from now on (and, when started without a sink, those emitted before the
+        first iterator), until close."""
         queue: asyncio.Queue[Event | None] = asyncio.Queue()
         with self._lock:
             for ev in self._buffer:

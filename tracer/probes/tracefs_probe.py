@@ -12,6 +12,7 @@ import atexit
 import contextlib
 import errno
 import os
+import re
 import select
 import threading
 import time
@@ -37,6 +38,7 @@ EVENTS: dict[str, str] = {
     **{f"syscalls/sys_{edge}_{call}": "" for call in SYSCALLS for edge in ("enter", "exit")},
 }
 BUFFER_KB = 4096  # per CPU
+LOST = re.compile(r"\[LOST (\d+) EVENTS\]")
 POLL_MS = 100
 
 
@@ -151,6 +153,7 @@ class TracefsSource(EventSource):
         self.stale_removed: list[str] = []
         self.lines = 0
         self.unparsed = 0
+        self.lost = 0
 
     def _write(self, rel: str, value: str, append: bool = False) -> None:
         # Without O_TRUNC, set_event_pid keeps what it holds (the kernel's own additions too).
@@ -225,7 +228,11 @@ class TracefsSource(EventSource):
         self.lines += 1
         rec = parse_line(text)
         if rec is None:
-            self.unparsed += 1
+            lost = LOST.search(text)
+            if lost:  # the kernel's buffer overflowed before we read it
+                self.lost += int(lost[1])
+            else:
+                self.unparsed += 1
             return
         try:
             events = self.decoder.feed(rec)
@@ -244,6 +251,9 @@ class TracefsSource(EventSource):
             self._fd = None
         remove_instance(self.instance)
         atexit.unregister(self.close)
+
+    def lost_events(self) -> int:
+        return self.lost
 
     def status(self) -> dict[str, Any]:
         return {"instance": self.instance, "lines": self.lines, "unparsed": self.unparsed}
