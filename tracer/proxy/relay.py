@@ -96,7 +96,7 @@ class Forwarder:
         with contextlib.suppress(OSError), self.send_lock:
             self.channel.shutdown(socket.SHUT_WR)
 
-    def put(self, kind: int, conn: int, payload: bytes = b"", t: int = 0) -> None:
+    def put(self, kind: int, conn: int, payload: bytes | memoryview = b"", t: int = 0) -> None:
         """Write one framed copy to the parent. Relays call this after forwarding the chunk,
         so the copy never delays it; a recorder that falls a socket buffer behind makes the
         next read wait (bounded memory, nothing dropped)."""
@@ -119,7 +119,7 @@ class Forwarder:
         return sock
 
 
-def send_buffers(sock: socket.socket, buffers: list[bytes]) -> None:
+def send_buffers(sock: socket.socket, buffers: list[bytes | memoryview]) -> None:
     """sendall for a list of buffers, without joining them (one copy less per chunk)."""
     views = [memoryview(b) for b in buffers if b]
     while views:
@@ -213,17 +213,22 @@ class Relay:
 
     def pump(self, src: socket.socket, dst: socket.socket, tag: int) -> None:
         put, conn = self.fwd.put, self.conn
-        recv, send = src.recv, dst.sendall
+        recv_into, send = src.recv_into, dst.sendall
+        # One buffer per direction, reused: the chunk is forwarded, then its copy written to
+        # the channel, before the next read. No allocation per chunk.
+        buffer = bytearray(CHUNK)
+        view = memoryview(buffer)
         error = ""
         while True:
             try:
-                data = recv(CHUNK)
+                n = recv_into(buffer)
             except OSError as e:
                 error = f"{'client' if tag == CLIENT else 'daemon'} read: {e.strerror or e}"
                 break
-            if not data:
+            if not n:
                 break
             t = clock()
+            data = view[:n]
             try:
                 send(data)
             except OSError as e:
