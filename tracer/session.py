@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 
+from tracer import run_sweep
 from tracer.endpoint import current_endpoint
 from tracer.events import Event, EventSink
 from tracer.proxy.redact import event_argv
@@ -89,10 +90,12 @@ class LiveSession:
             self.sink(ev)
 
     def start(self) -> LiveSession:
-        from tracer.probes.base import choose_backend
+        from tracer.probes.base import choose_backend, exit_on_sigterm
         from tracer.proxy.server import Proxy
 
         t0 = time.perf_counter()
+        exit_on_sigterm()  # SIGTERM unwinds through close() like Ctrl-C
+        run_sweep.sweep(self.upstream, SESSION_DIR)  # what a killed session left behind
         self.source, self.choices = choose_backend(self.backend_forced)
         self.source.prepare()  # bcc compiles in the background while we ask the engine
         self.versions = engine_versions(self.upstream)
@@ -165,6 +168,7 @@ class LiveSession:
         return result
 
     def close(self) -> None:
+        run_sweep.remove_own(self.upstream)  # containers a stopped run left (created, not run)
         if self.proxy is not None:
             self.proxy.close()
             self.proxy = None
