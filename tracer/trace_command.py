@@ -14,6 +14,7 @@ from tracer.describe import printable
 from tracer.narrate import narrate, to_json
 from tracer.proxy.redact import argv as redact_argv
 from tracer.record import RecordingError, read_recording, write_recording
+from tracer.run_sweep import label_args
 from tracer.session import LiveSession, demo_image
 
 BUNDLED = "assets/run-echo-hi.jsonl"
@@ -63,7 +64,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     session = _start(args.backend)
     try:
         if client == "docker":
-            result = session.run_docker(["run", "--rm", image, *command])
+            result = session.run_docker(["run", "--rm", *label_args(), image, *command])
             code = result.returncode
             cli_err = result.stderr.decode(errors="replace")
         else:
