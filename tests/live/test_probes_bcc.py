@@ -118,3 +118,11 @@ def test_prepare_overlaps_compile_and_close_without_start_is_clean(root: None) -
     finally:
         source.close()
     assert wait_clean(maps) == []
+
+
+def test_the_tracers_own_syscalls_are_left_out_but_its_forks_kept(run: Observed) -> None:
+    assert not [e for e in run.events if e.kind.startswith("sys.") and e.pid == os.getpid()]
+    cli = run.of("proc.exec", lambda e: e.detail["filename"].endswith("/docker"))
+    assert run.of(
+        "proc.fork", lambda e: e.pid == os.getpid() and e.detail["child_pid"] == cli[0].pid
+    )

@@ -8,6 +8,8 @@ from the mount table diff of dockerd's namespace.
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from tests.conftest import need
@@ -98,3 +100,11 @@ def test_no_storm_exec_reaches_user_space(run: Observed) -> None:
 
 def test_instance_is_removed(run: Observed) -> None:
     assert run.leftovers_after_close == []
+
+
+def test_the_tracers_own_syscalls_are_left_out_but_its_forks_kept(run: Observed) -> None:
+    assert not [e for e in run.events if e.kind.startswith("sys.") and e.pid == os.getpid()]
+    cli = run.of("proc.exec", lambda e: e.detail["filename"].endswith("/docker"))
+    assert run.of(
+        "proc.fork", lambda e: e.pid == os.getpid() and e.detail["child_pid"] == cli[0].pid
+    )

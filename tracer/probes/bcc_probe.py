@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes
+import os
 import platform
 import re
 import threading
@@ -102,6 +103,7 @@ def build_program(shape: ProgramShape = ProgramShape()) -> str:
         "__RINGBUF_PAGES__": shape.ringbuf_pages,
         "__TRACK_FILTER__": track,
         "__NR_EXECVEAT__": execveat_nr(),
+        "__SELF_TGID__": os.getpid(),
         "__READ_USER_STR__": "bpf_probe_read_str" if generic else "bpf_probe_read_user_str",
         "__READ_USER__": "bpf_probe_read" if generic else "bpf_probe_read_user",
         "__READ_KERNEL_STR__": "bpf_probe_read_str" if generic else "bpf_probe_read_kernel_str",

@@ -26,6 +26,7 @@
 #define read_user_str __READ_USER_STR__
 #define read_kernel __READ_KERNEL__
 #define read_kernel_str __READ_KERNEL_STR__
+#define SELF_TGID __SELF_TGID__         // the tracer itself
 #define FATAL_SIGNALS __FATAL_SIGNALS__ // signals whose default action ends the process (bit n = signal n)
 
 enum kind {
@@ -174,7 +175,8 @@ static __always_inline int finish(long ret)
     struct event *ev = dt_pending.lookup(&tid);
     if (!ev)
         return 0;
-    if (ev->kind != EV_EXEC) {
+    // The tracer's own syscalls (its threads, its sockets) are not the story: its forks are.
+    if (ev->kind != EV_EXEC && ev->pid != SELF_TGID) {
         ev->ret = ret;
         submit(ev);
     }

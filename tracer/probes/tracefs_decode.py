@@ -61,6 +61,7 @@ class TracefsDecoder:
 
     lineage: Lineage
     view: HostView
+    self_pid: int = 0  # the tracer: its syscalls are dropped (its forks are kept), as bcc does
     _pending: dict[int, Pending] = field(default_factory=dict)
     _tgid: dict[int, int] = field(default_factory=dict)
     _exits: dict[int, tuple[str, int]] = field(default_factory=dict)
@@ -129,8 +130,8 @@ class TracefsDecoder:
             return []
         enter = self._pending.pop(rec.tid, None)
         ret = syscall_ret(rec.body)
-        if enter is None or ret is None:
-            return []  # a clone's child returning 0, or a call that began before tracing
+        if enter is None or ret is None or pid == self.self_pid:
+            return []  # a clone's child returning 0, a call begun before tracing, or ours
         a, first = enter.args, enter.line
         detail: dict[str, Any]
         if call == "clone":

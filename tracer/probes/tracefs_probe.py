@@ -146,7 +146,7 @@ class TracefsSource(EventSource):
         self.root = tracefs_root() or "/sys/kernel/tracing"
         self.instance = os.path.join(self.root, "instances", f"{INSTANCE_PREFIX}{os.getpid()}")
         self.lineage = Lineage()
-        self.decoder = TracefsDecoder(self.lineage, host_view())
+        self.decoder = TracefsDecoder(self.lineage, host_view(), self_pid=os.getpid())
         self._fd: int | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
