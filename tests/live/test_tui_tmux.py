@@ -65,10 +65,60 @@ def test_app_draws_the_chain_quits_and_restores_the_terminal(recording: Path) ->
             assert name in screen
         assert tmux("display", "-p", "-t", session, "#{alternate_on}").strip() == "1"
         tmux("send-keys", "-t", session, "7")
-        wait_for(session, "step 7")
+        wait_for(session, "Step 7: The output")
         tmux("send-keys", "-t", session, "q")
         screen = wait_for(session, "EXITED 0")
         assert "containerd" not in screen and "Timeline" not in screen
+        flags = tmux(
+            "display", "-p", "-t", session, "#{alternate_on} #{cursor_flag} #{mouse_any_flag}"
+        )
+        assert flags.split() == ["0", "1", "0"]
+    finally:
+        tmux("kill-session", "-t", session)
+
+
+CRASHING = """
+import sys
+sys.path.insert(0, {root!r})
+from textual.binding import Binding
+from tracer.tui.app import DockertraceApp
+from tracer.tui.source import load
+
+
+class Crashing(DockertraceApp):
+    BINDINGS = [Binding("z", "crash", "Crash")]
+
+    def action_crash(self) -> None:
+        raise RuntimeError("boom on purpose")
+
+
+app = Crashing(load({path!r}), autoplay=False, live_reason="test")
+app.run()
+raise SystemExit(app.return_code or 0)
+"""
+
+
+def test_an_error_inside_the_app_still_restores_the_terminal(
+    recording: Path, tmp_path: Path
+) -> None:
+    need(shutil.which("tmux") is not None, "tmux is not installed")
+    script = tmp_path / "crash.py"
+    script.write_text(CRASHING.format(root=str(ROOT), path=str(recording)))
+    session = f"dt-{uuid.uuid4().hex[:8]}"
+    env = {**os.environ, "PS1": "$ ", "TERM": "xterm-256color"}
+    subprocess.run(
+        ["tmux", "new-session", "-d", "-s", session, "-x", "100", "-y", "30", "bash --norc -i"],
+        check=True,
+        env=env,
+        cwd=ROOT,
+    )
+    try:
+        tmux("send-keys", "-t", session, f"{sys.executable} {script}; echo EXITED $?", "Enter")
+        wait_for(session, "containerd")
+        tmux("send-keys", "-t", session, "z")
+        screen = wait_for(session, "EXITED 1")
+        assert "boom on purpose" in tmux("capture-pane", "-p", "-S", "-200", "-t", session)
+        assert "Timeline" not in screen
         flags = tmux(
             "display", "-p", "-t", session, "#{alternate_on} #{cursor_flag} #{mouse_any_flag}"
         )

@@ -237,3 +237,11 @@ async def test_the_token_travels_with_the_clock_then_the_app_goes_idle(
         await pilot.pause(0.1)
         assert chain.phase == 1.0
         assert app._ticker is not None and not app._ticker._active.is_set()  # idle: no timer
+
+
+async def test_the_command_palette_offers_the_app_s_actions(make_app: AppMaker) -> None:
+    app = make_app()
+    async with app.run_test(size=(80, 24)):
+        titles = {c.title for c in app.get_system_commands(app.screen)}
+    assert {"Play / pause", "Replay", "Real time", "Open a recording", "Export"} <= titles
+    assert {"Run live", "Trace a docker run…", "Next colour theme"} <= titles

@@ -38,3 +38,19 @@ def test_replay_opens_the_file_and_a_bad_file_is_an_error(tmp_path: Path) -> Non
 def test_the_subcommand_is_registered() -> None:
     args = build_parser().parse_args(["tui", "--replay", "x.jsonl", "--theme", "high-contrast"])
     assert args.func is command.run and args.replay == "x.jsonl"
+
+
+def test_live_needs_root_daemon_and_cli_but_not_kernel_probes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tracer import doctor
+    from tracer.tui import live
+
+    def report(*failing: str) -> doctor.Report:
+        names = ("docker CLI", "socket", "daemon", "privileges", "bcc", "tracefs")
+        return doctor.Report([doctor.Check(n, n not in failing, f"{n} found") for n in names])
+
+    monkeypatch.setattr(doctor, "diagnose", lambda load_bcc=True: report("bcc", "tracefs"))
+    assert live.unavailable() is None
+    monkeypatch.setattr(doctor, "diagnose", lambda load_bcc=True: report("privileges", "bcc"))
+    assert live.unavailable() == "privileges: privileges found"

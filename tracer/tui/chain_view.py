@@ -131,9 +131,11 @@ class ChainView(Widget):
             return [Text(""), Text(pad + waiting, self._style("dim"))]
         a, b = centers[hop.src], centers[hop.dst]
         line = Text(" " * min(a, b))
-        if a == b:
-            line.append("↻", self._style("arrow"))
-            token_at = a
+        if a == b:  # within one box (dockerd mounting, the kernel exec'ing): a loop under it
+            line = Text(" " * max(0, a - 1))
+            line.append("↻●", self._style("arrow"))
+            line.stylize(self._style("token"), len(line) - 1, len(line))
+            token_at = -1
         else:
             lo, hi = min(a, b), max(a, b)
             body = ["━"] * (hi - lo + 1)

@@ -66,9 +66,10 @@ class Scene:
 
 
 def _box_states(trace: Trace, upto: int, hop: Hop | None) -> tuple[BoxState, ...]:
-    pids: dict[Box, int] = {}
+    # per box: its pids in order of last activity, and how those that ended did
+    pids: dict[Box, dict[int, None]] = {b: {} for b in BOXES}
+    ended: dict[int, str] = {}
     seen: set[Box] = set()
-    exited: dict[Box, str] = {}
     requests = 0
     for ev in trace.events[: upto + 1]:
         box = LAYER_BOX.get(ev.layer)
@@ -79,30 +80,34 @@ def _box_states(trace: Trace, upto: int, hop: Hop | None) -> tuple[BoxState, ...
             requests += 1
         # the proxy's events carry the client's pid whichever side they describe
         if ev.pid and box != "socket" and ev.source != "proxy":
+            pids[box].pop(ev.pid, None)
+            pids[box][ev.pid] = None
             if ev.kind == "proc.exit":
                 code = ev.detail.get("exit_code")
-                exited[box] = f"exit {code}" if code is not None else "exited"
-            elif pids.get(box) != ev.pid:
-                exited.pop(box, None)
-            pids[box] = ev.pid
+                ended[ev.pid] = f"exit {code}" if code is not None else "exited"
     for h in trace.hops:
         if upto >= 0 and h.time_ns <= trace.events[upto].time_ns:
             seen.update((h.src, h.dst))
     active = {hop.src, hop.dst} if hop else set()
     states = []
     for box in BOXES:
+        order = list(pids[box])
+        alive = [p for p in order if p not in ended]
+        # a helper that came and went (dockerd's libnetwork-setkey hook) does not hide the
+        # daemon that is still there; the box shows an exit only when all its processes ended
+        pid = alive[-1] if alive else (order[-1] if order else None)
+        note = ended.get(pid, "") if pid is not None and not alive else ""
         if box in active:
             state = "active"
-        elif box in exited:
+        elif note:
             state = "exited"
         elif box in seen:
             state = "seen"
         else:
             state = "idle"
-        note = exited.get(box, "")
         if box == "socket" and requests:
             note = f"{requests} req"
-        states.append(BoxState(box, pids.get(box), state, note))
+        states.append(BoxState(box, pid, state, note))
     return tuple(states)
 
 
