@@ -245,3 +245,19 @@ async def test_the_command_palette_offers_the_app_s_actions(make_app: AppMaker) 
         titles = {c.title for c in app.get_system_commands(app.screen)}
     assert {"Play / pause", "Replay", "Real time", "Open a recording", "Export"} <= titles
     assert {"Run live", "Trace a docker run…", "Next colour theme"} <= titles
+
+
+async def test_clicking_a_box_shows_its_events_and_clicking_again_shows_all(
+    make_app: AppMaker,
+) -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("7", "n", "n")
+        chain = app.query_one(ChainView)
+        x = next(x for x in range(chain.size.width) if chain.box_at(x) == "runc")
+        await pilot.click(ChainView, offset=(x, 2))
+        timeline = app.query_one(Timeline)
+        assert timeline.layer_filter == "runc"
+        assert timeline.table.row_count == len([e for e in run_events() if e.layer == "runc"])
+        await pilot.click(ChainView, offset=(x, 2))
+        assert timeline.layer_filter == "all"

@@ -24,7 +24,7 @@ from tracer.tui.detail_pane import DetailPane
 from tracer.tui.export import export
 from tracer.tui.playback import DEFAULT_SPEED, Player
 from tracer.tui.prompt_dialog import PromptDialog
-from tracer.tui.scene import event_steps, scene_at
+from tracer.tui.scene import BOX_LAYERS, event_steps, scene_at
 from tracer.tui.source import Loaded, fold_events, load
 from tracer.tui.step_list import StepList
 from tracer.tui.themes import HIGH_CONTRAST, THEMES, next_theme
@@ -330,6 +330,14 @@ class DockertraceApp(App[None]):
         for pane in self.query(DetailPane):  # none while the app shuts down
             if 0 <= message.index < len(events):
                 pane.show(events[message.index], self.loaded.trace)
+
+    @on(ChainView.BoxClicked)
+    def _box_clicked(self, message: ChainView.BoxClicked) -> None:
+        layers = BOX_LAYERS[message.box]
+        timeline = self.query_one(Timeline)
+        # clicking the box already shown goes back to every event
+        shown = timeline.layer_filter
+        timeline.show_layer("all" if shown == layers[0] else layers[0])
 
     @on(Timeline.Seek)
     def _seek(self, message: Timeline.Seek) -> None:

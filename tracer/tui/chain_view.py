@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import ClassVar
 
 from rich.style import Style
 from rich.text import Text
+from textual import events
+from textual.message import Message
 from textual.reactive import reactive
 from textual.widget import Widget
 
@@ -72,9 +75,28 @@ class ChainView(Widget):
         "chain-view--dim",
     }
 
+    @dataclass
+    class BoxClicked(Message):
+        """The user clicked a box: show that box's events."""
+
+        box: Box
+
     scene: reactive[Scene | None] = reactive(None)
     # Where the token is along the active hop: 0 at its source, 1 at its destination.
     phase: reactive[float] = reactive(0.5)
+
+    def box_at(self, x: int) -> Box | None:
+        """The box drawn at column x, if any."""
+        box_w, gap, margin = box_geometry(self.size.width or 80)
+        if x < margin:
+            return None
+        i, within = divmod(x - margin, box_w + gap)
+        return BOXES[i] if i < len(BOXES) and within < box_w else None
+
+    def on_click(self, event: events.Click) -> None:
+        box = self.box_at(event.x)
+        if box is not None and 1 <= event.y <= 3:
+            self.post_message(self.BoxClicked(box))
 
     def _style(self, name: str) -> Style:
         return self.get_component_rich_style(f"chain-view--{name}")

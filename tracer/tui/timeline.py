@@ -30,12 +30,15 @@ LAYER_ORDER: tuple[str, ...] = (
 
 def layer_filters(events: Sequence[Event]) -> tuple[str, ...]:
     """ "all", then the layers these events have, in the chain's order."""
-    present = {ev.layer for ev in events}
+    present = {ev.layer for ev in events} | {"proxy" for ev in events if ev.source == "proxy"}
     return ("all", *[layer for layer in LAYER_ORDER if layer in present])
 
 
 def matches(ev: Event, layer: str, search: str) -> bool:
-    if layer != "all" and ev.layer != layer:
+    if layer == "proxy":  # what crossed the socket, whichever side the proxy saw it from
+        if ev.source != "proxy" and ev.layer != "proxy":
+            return False
+    elif layer != "all" and ev.layer != layer:
         return False
     if not search:
         return True
@@ -152,6 +155,10 @@ class Timeline(Vertical):
         self.table.clear()
         self.show(trace, played)
         self.query_one("#filter", Static).update(self._filter_text())
+
+    def show_layer(self, layer: str) -> None:
+        self.layer_filter = layer
+        self.refilter()
 
     def cycle_layer(self) -> str:
         filters = layer_filters(self._trace.events if self._trace else ())
