@@ -10,12 +10,14 @@ import pytest
 
 from tracer.events import Event
 from tracer.probes.base import (
+    BackendChoice,
     BackendUnavailable,
     EventSource,
     HostFacts,
     choose_backend,
     describe,
     judge,
+    start_best,
 )
 
 ROOT_HOST = HostFacts(
@@ -144,3 +146,24 @@ def test_a_failing_sink_does_not_stop_the_stream() -> None:
     src.close()
     assert got == [1, 3] and src.sink_errors == 1
     assert isinstance(src.first_sink_error, ValueError)
+
+
+class Refusing(ListSource):
+    def _start(self, seed_pids: list[int]) -> None:
+        raise BackendUnavailable("bcc could not load or attach sched:sched_process_exec: EPERM")
+
+
+def test_start_best_falls_back_and_says_why(monkeypatch: pytest.MonkeyPatch) -> None:
+    made: list[str] = []
+
+    def fake_make(name: str) -> EventSource:
+        made.append(name)
+        return Refusing([]) if name == "bcc" else ListSource([])
+
+    monkeypatch.setattr("tracer.probes.base.make_source", fake_make)
+    source, choices = start_best(facts=ROOT_HOST)
+    assert made == ["bcc", "tracefs"] and isinstance(source, ListSource)
+    assert choices[0] == BackendChoice("bcc", False, "bcc could not load or attach "
+                                       "sched:sched_process_exec: EPERM")  # fmt: skip
+    with pytest.raises(BackendUnavailable):
+        start_best(forced="bcc", facts=replace(ROOT_HOST, headers=None))

@@ -277,6 +277,32 @@ def choose_backend(
     return make_source(best.name), choices
 
 
+def start_best(
+    sink: EventSink | None = None,
+    seed_pids: Sequence[int] = (),
+    forced: str | None = None,
+    facts: HostFacts | None = None,
+) -> tuple[EventSource, list[BackendChoice]]:
+    """choose_backend() then start(); without `forced`, a backend that fails to start (a program
+    the verifier refuses, say) gives way to the next one, and its choice says why."""
+    if forced is not None:
+        source, choices = choose_backend(forced, facts=facts)
+        source.start(sink, seed_pids)
+        return source, choices
+    choices = judge(facts or host_facts())
+    for i, choice in enumerate(choices):
+        if not choice.usable:
+            continue
+        source = make_source(choice.name)
+        try:
+            source.start(sink, seed_pids)
+            return source, choices
+        except BackendUnavailable as e:
+            source.close()
+            choices[i] = BackendChoice(choice.name, False, str(e))
+    raise BackendUnavailable("no backend could start: " + "; ".join(c.reason for c in choices))
+
+
 def describe(choices: Iterable[BackendChoice], chosen: str) -> str:
     """One line per backend: which one runs, and why the better ones do not."""
     lines = []

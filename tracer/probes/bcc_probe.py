@@ -14,7 +14,7 @@ from importlib import resources
 from typing import Any
 
 from tracer.probes import procs
-from tracer.probes.base import EventSource, tracefs_root
+from tracer.probes.base import BackendUnavailable, EventSource, tracefs_root
 from tracer.probes.bcc_decode import EV_EXEC, Decoder, event_struct
 from tracer.probes.lineage import Lineage
 from tracer.probes.tp_format import parse_format, render_struct
@@ -162,10 +162,16 @@ class BccSource(EventSource):
         assert self._compiling is not None
         self._compiling.join()
         if self._compile_error is not None:
-            raise self._compile_error
+            raise BackendUnavailable(
+                f"bcc could not compile the program: {self._compile_error}"
+            ) from self._compile_error
         self._bpf, self._compiled = self._compiled, None
-        for tp, fn in attachments(self.text):
-            self._bpf.attach_tracepoint(tp=tp.encode(), fn_name=fn.encode())
+        try:
+            for tp, fn in attachments(self.text):
+                self._bpf.attach_tracepoint(tp=tp.encode(), fn_name=fn.encode())
+        except Exception as e:  # bcc raises bare Exception when the verifier or attach refuses
+            self._close()
+            raise BackendUnavailable(f"bcc could not load or attach {tp}: {e}") from e
         for part in procs.moving_parts(seed_pids):
             if part.role != "docker-proxy" or part.pid in seed_pids:
                 self.lineage.seed(part.pid, part.ppid, part.comm, part.cmdline, part.layer)

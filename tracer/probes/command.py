@@ -15,9 +15,9 @@ from tracer.events import Event, monotonic_ns
 from tracer.probes.base import (
     BACKENDS,
     BackendUnavailable,
-    choose_backend,
     describe,
     exit_on_sigterm,
+    start_best,
 )
 
 
@@ -102,12 +102,6 @@ def run(args: argparse.Namespace) -> int:
         return check_clean()
     if args.parts:
         return parts(args.json)
-    try:
-        source, choices = choose_backend(forced=args.backend)
-    except BackendUnavailable as e:
-        print(f"dockertrace probe: {e}", file=sys.stderr)
-        return 2
-    print(describe(choices, source.name), file=sys.stderr)
     t0 = monotonic_ns()
     out_lock = threading.Lock()
 
@@ -116,13 +110,17 @@ def run(args: argparse.Namespace) -> int:
         with out_lock, contextlib.suppress(BrokenPipeError):
             print(text, flush=True)
 
-    seeds = [os.getpid(), *args.pid]
     exit_on_sigterm()  # SIGTERM unwinds through `finally` like Ctrl-C does
     try:
-        source.start(sink, seed_pids=seeds)
-        print(
-            f"ready in {source.ready_seconds:.3f} s ({source.name}); Ctrl-C stops", file=sys.stderr
-        )
+        source, choices = start_best(sink, [os.getpid(), *args.pid], forced=args.backend)
+    except BackendUnavailable as e:
+        print(f"dockertrace probe: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    print(describe(choices, source.name), file=sys.stderr)
+    print(f"ready in {source.ready_seconds:.3f} s ({source.name}); Ctrl-C stops", file=sys.stderr)
+    try:
         deadline = time.monotonic() + args.seconds if args.seconds else None
         while deadline is None or time.monotonic() < deadline:
             time.sleep(0.1)
