@@ -33,7 +33,7 @@ class Banner(Vertical):
     Banner #notice.-empty { display: none; }
     Banner .banner--mode-live { background: $error; color: $text; text-style: bold; }
     Banner .banner--mode-replay { background: $primary; color: $text; text-style: bold; }
-    Banner .banner--dim { color: $text-muted; }
+    Banner .banner--dim { color: $text-muted; background: $panel; }
     """
     COMPONENT_CLASSES: ClassVar[set[str]] = {
         "banner--mode-live",
@@ -54,7 +54,7 @@ class Banner(Vertical):
 
     def _line(self) -> Text:
         mode = self.get_component_rich_style(f"banner--mode-{self.mode}", partial=True)
-        dim = self.get_component_rich_style("banner--dim", partial=True)
+        dim = self.get_component_rich_style("banner--dim")
         line = Text(no_wrap=True, overflow="ellipsis")
         line.append(f" {self.mode.upper()} ", mode)
         if self.pace:

@@ -79,7 +79,10 @@ def _describe(ev: Event) -> str:
     if k == "sys.setns":
         return f"setns({d.get('nstype_name') or d.get('nstype', '')})"
     if k == "sys.mount":
-        return f"mount {d.get('fstype', '?')} on {d.get('target', '?')}"
+        names = [str(n).removeprefix("MS_").lower() for n in d.get("flag_names") or []]
+        # a remount or bind has no filesystem type: say which it is instead
+        kind = d.get("fstype") or "/".join(names) or d.get("source") or "?"
+        return f"mount {kind} on {d.get('target', '?')}"
     if k == "sys.pivot_root":
         return f"pivot_root({d.get('new_root', '')})"
     if k == "sys.connect":
