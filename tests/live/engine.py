@@ -2,9 +2,11 @@
 
 The shared engine serves every other test, so the faults (dockerd killed, containerd restarted)
 happen here instead: a containerd on /run/dt-test/containerd.sock with its own root, state and
-ttrpc address, and a dockerd on /run/dt-test/docker.sock with its own data root, exec root and
-no bridge or iptables. The demo image is copied in with `docker save | docker load`. Teardown
-removes containers, stops both daemons and their shims, unmounts and deletes the directories.
+ttrpc address, and a dockerd on /run/dt-test/docker.sock with its own data root, exec root,
+bridge (dttest0) and no iptables. Never `--bridge=none`: a dockerd started so deletes the
+host's docker0, the shared engine's bridge (libnetwork's removeDefaultBridgeInterface). The
+demo image is copied in with `docker save | docker load`. Teardown removes containers, stops
+both daemons and their shims, deletes the bridge, unmounts and deletes the directories.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ LIB = Path("/var/lib/dt-test")
 CONTAINERD_SOCK = RUN / "containerd.sock"
 DOCKER_SOCK = RUN / "docker.sock"
 TEST_LABEL = "dockertrace.test"
+BRIDGE = "dttest0"
+BRIDGE_CIDR = "172.31.254.1/24"
 CONTAINERD_CONFIG = f"""version = 2
 root = "{LIB}/containerd"
 state = "{RUN}/containerd-state"
@@ -83,7 +87,7 @@ class PrivateEngine:
             ["dockerd", f"--containerd={CONTAINERD_SOCK}", "-H", self.url,
              "--data-root", str(LIB / "docker"), "--exec-root", str(RUN / "exec"),
              "--pidfile", str(RUN / "docker.pid"), "--config-file", str(daemon_json),
-             "--bridge=none", "--iptables=false", "--ip6tables=false", "--ip-forward=false",
+             f"--bridge={BRIDGE}", "--iptables=false", "--ip6tables=false", "--ip-forward=false",
              "--ip-masq=false", "--storage-driver=overlay2"],
             stdout=log, stderr=log,
         )  # fmt: skip
@@ -123,6 +127,7 @@ class PrivateEngine:
             with contextlib.suppress(psutil.Error):
                 proc.kill()
         _unmount_under(LIB, RUN)
+        subprocess.run(["ip", "link", "del", BRIDGE], capture_output=True)
         for d in (RUN, LIB):
             shutil.rmtree(d, ignore_errors=True)
 
@@ -150,6 +155,8 @@ def leftovers() -> list[str]:
     with open("/proc/self/mountinfo") as f:
         found += [f"mount {line.split()[4]}" for line in f if str(LIB) in line or str(RUN) in line]
     found += [f"directory {d}" for d in (RUN, LIB) if d.exists()]
+    if subprocess.run(["ip", "link", "show", BRIDGE], capture_output=True).returncode == 0:
+        found.append(f"bridge {BRIDGE}")
     return found
 
 
@@ -175,6 +182,12 @@ def private_engine(
         d.mkdir(mode=0o711, parents=True, exist_ok=True)
     engine = PrivateEngine(tmp_path_factory.mktemp("engine-logs"))
     try:
+        for cmd in (
+            ["link", "add", BRIDGE, "type", "bridge"],
+            ["addr", "add", BRIDGE_CIDR, "dev", BRIDGE],
+            ["link", "set", BRIDGE, "up"],
+        ):
+            subprocess.run(["ip", *cmd], check=True, capture_output=True)
         engine.start_containerd()
         engine.start_dockerd()
         save = subprocess.Popen(["docker", "save", demo_image], stdout=subprocess.PIPE)
