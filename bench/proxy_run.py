@@ -18,11 +18,14 @@ from proxy_common import demo_image, recording_proxy, table, workdir
 from tracer.endpoint import DEFAULT_SOCKET
 
 
-def timed_run(image: str, host: str) -> float:
+def timed_run(image: str, host: str, network: str = "default") -> float:
     env = dict(os.environ, DOCKER_HOST=host)
     start = time.perf_counter()
     subprocess.run(
-        ["docker", "run", "--rm", image, "true"], env=env, check=True, capture_output=True
+        ["docker", "run", "--rm", "--network", network, image, "true"],
+        env=env,
+        check=True,
+        capture_output=True,
     )
     return time.perf_counter() - start
 
@@ -30,16 +33,17 @@ def timed_run(image: str, host: str) -> float:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--runs", type=int, default=15, help="pairs of runs (direct, proxy)")
+    ap.add_argument("--network", default="default", help='e.g. "none" if the bridge is broken')
     args = ap.parse_args()
     image = demo_image()
     direct: list[float] = []
     proxied: list[float] = []
     with workdir() as d, recording_proxy(d) as proxy:
-        timed_run(image, f"unix://{proxy.path}")  # warm
+        timed_run(image, f"unix://{proxy.path}", args.network)  # warm
         for i in range(args.runs):  # alternate the order, so drift hits both alike
             order = [("d", f"unix://{DEFAULT_SOCKET}"), ("p", f"unix://{proxy.path}")]
             for tag, host in order if i % 2 == 0 else order[::-1]:
-                (direct if tag == "d" else proxied).append(timed_run(image, host))
+                (direct if tag == "d" else proxied).append(timed_run(image, host, args.network))
         rss = proxy.peak_rss_mb()
     md, mp = statistics.median(direct), statistics.median(proxied)
     ratios = [p / q for p, q in zip(proxied, direct, strict=True)]

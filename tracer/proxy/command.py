@@ -16,7 +16,7 @@ from typing import Any, TextIO
 from tracer.endpoint import current_endpoint
 from tracer.events import Event
 from tracer.proxy.listen import ProxyError, TlsConfig
-from tracer.proxy.server import DEFAULT_LISTEN, Proxy
+from tracer.proxy.server import DEFAULT_LISTEN, RECORDER_PRIORITIES, Proxy
 
 _LONG_ID = re.compile(r"\b[0-9a-f]{64}\b")  # shown shortened, as docker ps does
 FRAME_LINES_PER_SECOND = 5  # per connection; the rest is summed up at the end of the stream
@@ -132,7 +132,13 @@ def run(args: argparse.Namespace) -> int:
 
         recorder = Recorder(args.record, make_header("none", proxy_upstream=upstream))
         sinks.append(recorder)
-    proxy = Proxy(listen=args.listen, upstream=upstream, sink=_fan_out(*sinks), tls=tls)
+    proxy = Proxy(
+        listen=args.listen,
+        upstream=upstream,
+        sink=_fan_out(*sinks),
+        tls=tls,
+        recorder_priority=args.recorder_priority,
+    )
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -175,6 +181,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print every event as a JSON line")
     p.add_argument("--record", metavar="FILE", help="also write the events to a recording")
     p.add_argument("--quiet", action="store_true", help="print nothing per exchange")
+    p.add_argument(
+        "--recorder-priority",
+        choices=RECORDER_PRIORITIES,
+        default="idle",
+        help="CPU priority of the recording thread (default idle: it only uses spare CPU)",
+    )
     p.add_argument("--tls-cert", help="server certificate (PEM) for tcp:// listening")
     p.add_argument("--tls-key", help="its private key (PEM)")
     p.add_argument("--tls-ca", help="CA that client certificates must be signed by")

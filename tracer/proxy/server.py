@@ -40,7 +40,13 @@ from tracer.proxy.ttybook import TtyBook
 
 DEFAULT_SOCKET = "/run/dockertrace/docker.sock"
 DEFAULT_LISTEN = f"unix://{DEFAULT_SOCKET}"
-RECORDER_NICE = 10  # the recorder yields the CPU to the client, the daemon and the relay
+# How the recorder thread yields the CPU to the client, the daemon and the relay (bench/proxy.md):
+#   "idle": SCHED_IDLE, it runs only on otherwise idle CPU time (the best numbers; but if this
+#           process also draws a UI, a starved recorder holding the GIL can stall it);
+#   "low":  nice 19 (the default: nearly as good, never starved);  "normal": no change.
+# On a saturated machine the recorder may fall behind by the channel's buffer (4 MiB); then
+# forwarding waits for it: memory stays bounded and nothing is dropped.
+RECORDER_PRIORITIES = ("idle", "low", "normal")
 
 __all__ = ["DEFAULT_LISTEN", "DEFAULT_SOCKET", "Proxy", "ProxyError", "TlsConfig"]
 
@@ -59,7 +65,11 @@ class Proxy:
         upstream: str | None = None,
         sink: EventSink | None = None,
         tls: TlsConfig | None = None,
+        recorder_priority: str = "low",
     ) -> None:
+        if recorder_priority not in RECORDER_PRIORITIES:
+            raise ValueError(f"recorder_priority must be one of {RECORDER_PRIORITIES}")
+        self.recorder_priority = recorder_priority
         self.listen = listen
         self.upstream = upstream or current_endpoint().url
         self.sink: EventSink = sink or _ignore
@@ -141,8 +151,7 @@ class Proxy:
 
     def _record(self) -> None:
         """Read the child's framed copies until it closes the channel; feed and emit."""
-        with contextlib.suppress(OSError):
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), RECORDER_NICE)
+        _lower_priority(self.recorder_priority)
         assert self._channel is not None
         recv = self._channel.recv
         feed = _Feeder(self.upstream, self.sink)
@@ -212,6 +221,20 @@ class _Feeder:
         """The child is gone: whatever is still open was closed with it."""
         for conn in list(self.cores):
             self(relay.CLOSE, conn, relay.clock(), b"proxy stopped")
+
+
+def _lower_priority(priority: str) -> None:
+    """Applies to the calling thread only (on Linux a thread is a schedulable task)."""
+    tid = threading.get_native_id()
+    if priority == "idle":
+        try:
+            os.sched_setscheduler(tid, os.SCHED_IDLE, os.sched_param(0))
+            return
+        except (OSError, AttributeError):
+            priority = "low"
+    if priority == "low":
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, tid, 19)
 
 
 def relay_creds(raw: bytes) -> tuple[int, int, int] | None:
