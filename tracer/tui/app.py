@@ -58,6 +58,7 @@ class DockertraceApp(App[None]):
         Binding("g", "run_default", "Live"),
         Binding("x", "run_typed", "docker run…", show=False),
         Binding("c", "theme", "Colours", show=False),
+        Binding("question_mark", "show_help_panel", "Keys", key_display="?", show=False),
         Binding("q", "quit", "Quit"),
     ]
 

@@ -19,6 +19,7 @@ from tracer.tui.describe import argv_text, describe, excerpt_text
 DRAW_DELAY_S = 0.08  # a burst of events at speed draws the pane once, with the last one
 # detail keys shown in their own rows; the rest are listed under "more"
 SHOWN = {
+    "flags",
     "method",
     "target",
     "status",
@@ -72,7 +73,9 @@ def event_view(ev: Event, trace: Trace | None) -> RenderableType:
     if "filename" in d:
         rows.add_row("file", str(d["filename"]))
     if d.get("flag_names"):
-        rows.add_row("flags", "\n".join(map(str, d["flag_names"])))
+        value = d.get("flags")
+        head = f"{value:#x} =\n" if isinstance(value, int) else ""
+        rows.add_row("flags", head + "\n".join(map(str, d["flag_names"])))
     if "excerpt" in d:
         rows.add_row("bytes", f"{d.get('stream', 'raw')} {excerpt_text(d['excerpt'])}")
     if "status" in d:
