@@ -74,8 +74,8 @@ def event_view(ev: Event, trace: Trace | None) -> RenderableType:
         rows.add_row("file", str(d["filename"]))
     if d.get("flag_names"):
         value = d.get("flags")
-        head = f"{value:#x} =\n" if isinstance(value, int) else ""
-        rows.add_row("flags", head + "\n".join(map(str, d["flag_names"])))
+        as_hex = f"{value:#x} =\n" if isinstance(value, int) else ""
+        rows.add_row("flags", as_hex + "\n".join(map(str, d["flag_names"])))
     if "excerpt" in d:
         rows.add_row("bytes", f"{d.get('stream', 'raw')} {excerpt_text(d['excerpt'])}")
     if "status" in d:
