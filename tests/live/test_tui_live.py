@@ -35,3 +35,24 @@ async def test_live_run_from_the_app_ends_with_all_seven_steps_observed(
         assert scene.box("runc").pid and scene.box("shim").pid
         assert app.loaded.trace.container is not None
         assert app.loaded.trace.container.output == "hi\n"
+
+
+async def test_a_typed_docker_run_runs_live_and_its_output_is_shown(demo_image: str) -> None:
+    from textual.widgets import Input
+
+    app = DockertraceApp(Loaded(empty_trace()), mode="live", live_reason=None, animate=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("x")
+        await pilot.pause()
+        app.screen.query_one(Input).value = f"docker run --rm {demo_image} echo typed here"
+        await pilot.press("enter")
+        deadline = time.monotonic() + 90
+        notice = ""
+        while time.monotonic() < deadline:
+            await pilot.pause(0.2)
+            notice = app.query_one(Banner).notice
+            if notice.startswith(("docker exited", "Live run failed")):
+                break
+        assert notice.startswith("docker exited 0; printed: typed here"), notice
+        trace = app.loaded.trace
+        assert trace.container is not None and trace.container.command == ("echo", "typed", "here")

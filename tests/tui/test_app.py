@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from textual.widgets import Input, Static
 
 from tests.tui.builders import make_header, make_trace, run_events
@@ -261,3 +262,36 @@ async def test_clicking_a_box_shows_its_events_and_clicking_again_shows_all(
         assert timeline.table.row_count == len([e for e in run_events() if e.layer == "runc"])
         await pilot.click(ChainView, offset=(x, 2))
         assert timeline.layer_filter == "all"
+
+
+async def test_typed_command_must_be_a_docker_run(make_app: AppMaker) -> None:
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("x")
+        await pilot.pause()
+        app.screen.query_one(Input).value = "docker ps"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.query_one(Banner).notice == ""  # refused before anything ran
+        await pilot.press("x")
+        await pilot.pause()
+        app.screen.query_one(Input).value = "docker run --rm alpine echo typed"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.query_one(Banner).notice.startswith("Cannot run live here")
+
+
+def test_parse_command_accepts_docker_run_only() -> None:
+    from tracer.tui.live import parse_command
+
+    assert parse_command("docker run --rm alpine echo 'a b'") == [
+        "run",
+        "--rm",
+        "alpine",
+        "echo",
+        "a b",
+    ]
+    assert parse_command("run -i x") == ["run", "-i", "x"]
+    for bad in ("docker ps", "", "docker run 'unclosed"):
+        with pytest.raises(ValueError):
+            parse_command(bad)
