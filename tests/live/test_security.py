@@ -303,3 +303,25 @@ def test_secrets_on_a_traced_command_line_are_redacted_in_the_recording(
     text = rec.read_text()
     assert "DB_PASSWORD=<redacted>" in text
     assert SECRETS["env"] not in text
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["docker", "run", "-e", "DB_PASSWORD=x1", "--env=API_TOKEN=x2", "-e", "A=1", "img"],
+         ["docker", "run", "-e", "DB_PASSWORD=<redacted>", "--env=API_TOKEN=<redacted>", "-e",
+          "A=1", "img"]),
+        (["curl", "-H", "Authorization: Bearer x3", "-H", "Accept: */*", "http://d/_ping"],
+         ["curl", "-H", "Authorization: <redacted>", "-H", "Accept: */*", "http://d/_ping"]),
+        (["docker", "login", "-u", "bob", "-p", "x4"],
+         ["docker", "login", "-u", "bob", "-p", "<redacted>"]),
+        (["docker", "run", "-p", "80:80", "-u", "1000", "img"],
+         ["docker", "run", "-p", "80:80", "-u", "1000", "img"]),
+    ],
+)  # fmt: skip
+def test_command_lines_lose_their_secrets_and_keep_the_rest(
+    argv: list[str], expected: list[str]
+) -> None:
+    from tracer.proxy.redact import argv as redact_argv
+
+    assert redact_argv(argv) == expected
