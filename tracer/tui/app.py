@@ -92,6 +92,7 @@ class DockertraceApp(App[None]):
         self._live_events: list[Event] = []
         self._live_header: dict[str, Any] = {}
         self._live_dirty = False  # events arrived that the screen does not show yet
+        self._next_fold = 0.0  # perf_counter time before which no new fold starts
 
     # -- building ------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -164,14 +165,19 @@ class DockertraceApp(App[None]):
         return min(1.0, (self.clock() - self._hop_began) / max(0.05, min(travel, 1.5)))
 
     def _tick(self) -> None:
-        if self._live_dirty:
+        if self._live_dirty and time.perf_counter() >= self._next_fold:
+            # fold once per frame, but never spend more than a fifth of the time folding
+            # (a busy machine's unrelated events can make a live run's list long)
             self._live_dirty = False
+            began = time.perf_counter()
             self._show_live_so_far()
+            self._next_fold = began + 5 * (time.perf_counter() - began)
         if self.player.tick():
             self.refresh_scene()
         elif self.motion:
             self.query_one(ChainView).phase = self._phase()
-        if not self.player.playing and (not self.motion or self._phase() >= 1.0):
+        still = not self.player.playing and (not self.motion or self._phase() >= 1.0)
+        if still and not self._live_dirty:
             if self._ticker is not None:
                 self._ticker.pause()  # nothing moves: no CPU while idle
             self.query_one(Banner).pace = self._pace()
