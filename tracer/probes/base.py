@@ -172,8 +172,12 @@ def kernel_headers() -> str | None:
 
 
 def tracefs_root() -> str | None:
+    """Where tracefs is mounted; a mount point we may not look into counts (root can)."""
     for root in TRACEFS_ROOTS:
         if os.path.exists(os.path.join(root, "trace_pipe")):
+            return root
+    for root in TRACEFS_ROOTS:
+        if os.path.isdir(root) and not os.access(root, os.X_OK) and os.path.ismount(root):
             return root
     return None
 
