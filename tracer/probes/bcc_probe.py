@@ -67,7 +67,8 @@ def record_structs(root: str | None = None) -> str:
             with open(path) as f:
                 fields = parse_format(f.read())
         except OSError as e:
-            out.append(f"#error cannot read {path}: {e.strerror}")
+            # a user without root can still read the rest of the program (--dump-bpf)
+            out.append(f"// struct tp_{tp.split('/')[1]}: cannot read {path}: {e.strerror}")
             continue
         out.append(render_struct("tp_" + tp.split("/")[1], path, fields))
     return "\n\n".join(out)
