@@ -203,3 +203,9 @@ def test_arbitrary_bytes_never_stop_the_proxy(shared_proxy: tuple[str, list[Even
     throw()
     wait_for(lambda: sum(e.kind == "conn.close" for e in events) >= 60)
     assert sum(e.kind == "conn.accept" for e in events) >= 60
+
+
+def test_the_proxy_refuses_to_forward_to_itself(listen_dir: Path) -> None:
+    own = f"unix://{listen_dir}/d.sock"
+    with pytest.raises(ProxyError, match="proxy's own socket"):
+        Proxy(listen=own, upstream=own)

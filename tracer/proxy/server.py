@@ -74,7 +74,15 @@ class Proxy:
         self.upstream = upstream or current_endpoint().url
         self.sink: EventSink = sink or _ignore
         self.tls = tls
-        parse_address(self.upstream)  # a clear error now rather than in the child
+        up_family, up_addr = parse_address(self.upstream)  # a clear error now, not in the child
+        family, addr = parse_address(listen)
+        if family == up_family == socket.AF_UNIX and os.path.abspath(str(addr)) == os.path.abspath(
+            str(up_addr)
+        ):
+            raise ProxyError(
+                f"the upstream {self.upstream} is the proxy's own socket (is DOCKER_HOST set to "
+                "the proxy?); pass --upstream unix:///var/run/docker.sock"
+            )
         self.address = ""
         self._socket_path: str | None = None
         self._channel: socket.socket | None = None
