@@ -26,7 +26,7 @@ HANG_S = 5.0  # wall-clock: generous, since the machine is shared and the suite 
 # No "explain" phase: it re-runs examples under a line tracer, which can take minutes.
 PHASES = (Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink)
 SUITE = settings(
-    max_examples=150,
+    max_examples=100,
     deadline=None,
     phases=PHASES,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],

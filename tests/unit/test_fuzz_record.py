@@ -23,7 +23,7 @@ from tracer.record import FORMAT, RecordingError, make_header, read_recording
 
 PHASES = (Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink)
 SUITE = settings(
-    max_examples=120,
+    max_examples=60,
     deadline=None,
     phases=PHASES,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
