@@ -74,11 +74,7 @@ class Proxy:
         self.upstream = upstream or current_endpoint().url
         self.sink: EventSink = sink or _ignore
         self.tls = tls
-        up_family, up_addr = parse_address(self.upstream)  # a clear error now, not in the child
-        family, addr = parse_address(listen)
-        if family == up_family == socket.AF_UNIX and os.path.abspath(str(addr)) == os.path.abspath(
-            str(up_addr)
-        ):
+        if _same_socket(listen, self.upstream):  # (also: a bad URL fails here, not in the child)
             raise ProxyError(
                 f"the upstream {self.upstream} is the proxy's own socket (is DOCKER_HOST set to "
                 "the proxy?); pass --upstream unix:///var/run/docker.sock"
@@ -229,6 +225,13 @@ class _Feeder:
         """The child is gone: whatever is still open was closed with it."""
         for conn in list(self.cores):
             self(relay.CLOSE, conn, relay.clock(), b"proxy stopped")
+
+
+def _same_socket(listen: str, upstream: str) -> bool:
+    (family, addr), (up_family, up_addr) = parse_address(listen), parse_address(upstream)
+    if family != socket.AF_UNIX or up_family != socket.AF_UNIX:
+        return False
+    return os.path.abspath(str(addr)) == os.path.abspath(str(up_addr))
 
 
 def _lower_priority(priority: str) -> None:
