@@ -7,7 +7,7 @@
 // attached to the tracepoints its `// attach:` lines name (plain functions compile much faster
 // than bcc's TRACEPOINT_PROBE macro).
 //
-// Filtering happens here, not in Python: `tracked` holds the thread-group ids under trace,
+// Filtering happens here, not in Python: `dt_tracked` holds the thread-group ids under trace,
 // seeded from user space (dockerd, containerd, the client); a fork of a tracked process tracks
 // the child; the exit of the last thread untracks it. Nothing else reaches the ring buffer.
 
@@ -49,7 +49,8 @@ enum exit_how {
 };
 
 struct event {
-    u64 ts_ns;                     // bpf_ktime_get_ns() at sys_enter: CLOCK_MONOTONIC, like monotonic_ns()
+    u64 ts_ns;                     // bpf_ktime_get_ns() (CLOCK_MONOTONIC): at sys_enter for syscalls
+                                   // and exec, when sent for fork and exit
     u32 kind;                      // enum kind
     u32 pid;                       // thread-group id of the caller (the "pid" users know)
     u32 tid;                       // the calling thread's id
@@ -108,7 +109,7 @@ static __always_inline int is_tracked(u32 tgid)
     __TRACK_FILTER__
 }
 
-// Start an event for this thread in `pending`; sys_exit (or sched_process_exec) completes it.
+// Start an event for this thread in `dt_pending`; sys_exit (or sched_process_exec) completes it.
 static __always_inline struct event *begin(u32 kind)
 {
     u64 id = bpf_get_current_pid_tgid();
