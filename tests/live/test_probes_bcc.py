@@ -57,12 +57,13 @@ def test_clone_parent_makes_the_init_stage(run: Observed) -> None:
         return "CLONE_PARENT" in e.detail["flag_names"] and e.detail["ret"] > 0
 
     clones = run.of("sys.clone", parent_clone) + run.of("sys.clone3", parent_clone)
-    by_child = {e.comm for e in clones}
-    assert "runc:[1:CHILD]" in by_child, [(e.comm, e.detail) for e in clones]
-    init_pid = next(e.detail["ret"] for e in clones if e.comm == "runc:[1:CHILD]")
-    # CLONE_PARENT: the new stage is a sibling of its maker, so its parent is runc itself
-    echo = run.of("proc.exec", lambda e: e.pid == init_pid)
-    assert echo and echo[0].ppid != clones[0].pid
+    assert "runc:[1:CHILD]" in {e.comm for e in clones}, [(e.comm, e.detail) for e in clones]
+    by_child = next(e for e in clones if e.comm == "runc:[1:CHILD]")
+    by_parent = next(e for e in clones if e.detail["ret"] == by_child.pid)
+    assert by_parent.comm == "runc:[0:PARENT]"
+    init = run.of("proc.exec", lambda e: e.pid == by_child.detail["ret"])
+    # CLONE_PARENT twice: the init stage is a child of runc itself, like the stage that made it
+    assert init and init[0].ppid == by_parent.ppid == by_child.ppid
 
 
 def test_dockerd_mounts_the_overlay(run: Observed) -> None:
