@@ -69,7 +69,7 @@ def of(events: list[Event], kind: str) -> list[dict[str, Any]]:
 
 
 def untimed(events: list[Event]) -> list[tuple[str, dict[str, Any]]]:
-    drop = {"first_byte_ns", "last_byte_ns"}
+    drop = {"request_ns", "first_byte_ns", "last_byte_ns"}
     return [(e.kind, {k: v for k, v in e.detail.items() if k not in drop}) for e in events]
 
 

@@ -32,7 +32,6 @@ class ExchangePrinter:
         self._queue: queue.SimpleQueue[Event | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="proxy-printer", daemon=True)
         self._frames: dict[int, list[int]] = {}  # conn -> [lines this second, second, held, bytes]
-        self._asked: dict[tuple[int, int], int] = {}  # (conn, seq) -> time of the request
         self._thread.start()
 
     def __call__(self, event: Event) -> None:
@@ -53,12 +52,8 @@ class ExchangePrinter:
         d: dict[str, Any] = dict(e.detail)
         who = f"{e.comm or '?'}[{e.pid}]" if e.pid else "tcp peer"
         conn = f"#{d.get('conn')}"
-        if e.kind == "http.request":
-            self._asked[(d["conn"], d["seq"])] = e.time_ns
-            return ""
         if e.kind == "http.response":
-            asked = self._asked.pop((d["conn"], d["seq"]), d["first_byte_ns"])
-            ms = (d["last_byte_ns"] - asked) / 1e6
+            ms = (d["last_byte_ns"] - d.get("request_ns", d["first_byte_ns"])) / 1e6
             what = _LONG_ID.sub(lambda m: m[0][:12], f"{d['method']} {d['path']}".strip())
             what = what or "(unparsed request)"
             cut = "" if d.get("complete", True) else " (cut short)"

@@ -385,6 +385,7 @@ class ConnectionCore:
             reason=x.reason,
             headers=x.response_headers,
             **body,
+            request_ns=x.t_request,
             first_byte_ns=x.t_first,
             last_byte_ns=x.t_last,
             streaming=x.streaming,
