@@ -2,8 +2,8 @@
 
 `dockertrace run` labels its containers `dockertrace.session=<its pid>`. When a session closes
 (normally, on Ctrl-C or SIGTERM) it removes its own; a session killed outright (kill -9) cannot,
-so the next session to start removes those of processes that are gone, and their session
-sockets that nobody listens on.
+so the next session to start removes those of processes that are gone, their session sockets
+that nobody listens on, and their tracefs instances.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import httpx
 import psutil
 
 from tracer.endpoint import try_connect
+from tracer.probes.base import tracefs_root
 
 LABEL = "dockertrace.session"
 _SESSION_SOCKET = re.compile(r"^session-(\d+)\.sock$")
@@ -69,6 +70,12 @@ def sweep(upstream: str, session_dir: str) -> list[str]:
     """Remove what dead sessions left: their containers, their unanswered session sockets."""
     dead = remove_containers(upstream, lambda pid, created: not owner_alive(pid, created))
     gone = [f"container {c}" for c in dead]
+    root = tracefs_root()
+    if root is not None:  # a killed tracefs run's instance, whichever backend starts next
+        from tracer.probes.tracefs_probe import clean_stale_instances
+
+        with contextlib.suppress(OSError):
+            gone += [f"tracefs instance {p}" for p in clean_stale_instances(root)]
     with contextlib.suppress(OSError):
         for name in os.listdir(session_dir):
             m = _SESSION_SOCKET.match(name)
