@@ -84,3 +84,19 @@ def test_kill_9_then_next_start_cleans(root: None, backend: str) -> None:
     finally:
         source.close()
     assert wait_clean(instance=source.instance) == []
+
+
+def test_two_tracefs_sources_in_one_process_keep_their_own_instances(root: None) -> None:
+    usable("tracefs")
+    first, second = TracefsSource(), TracefsSource()
+    first.start(None, seed_pids=[])
+    second.start(None, seed_pids=[])
+    try:
+        assert first.instance != second.instance
+        assert os.path.isdir(first.instance) and os.path.isdir(second.instance)
+        first.close()
+        assert not os.path.exists(first.instance) and os.path.isdir(second.instance)
+    finally:
+        first.close()
+        second.close()
+    assert wait_clean(instance=second.instance) == []

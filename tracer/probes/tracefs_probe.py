@@ -11,6 +11,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import errno
+import itertools
 import os
 import re
 import select
@@ -38,6 +39,7 @@ EVENTS: dict[str, str] = {
     **{f"syscalls/sys_{edge}_{call}": "" for call in SYSCALLS for edge in ("enter", "exit")},
 }
 BUFFER_KB = 4096  # per CPU
+_instances = itertools.count()  # several sources in one process each get their own instance
 LOST = re.compile(r"\[LOST (\d+) EVENTS\]")
 POLL_MS = 100
 
@@ -107,8 +109,8 @@ def clean_stale_instances(root: str) -> list[str]:
         if not name.startswith(INSTANCE_PREFIX):
             continue
         path = os.path.join(base, name)
-        try:
-            pid = int(name.removeprefix(INSTANCE_PREFIX))
+        try:  # dockertrace-PID, or dockertrace-PID-N for a process's later sources
+            pid = int(name.removeprefix(INSTANCE_PREFIX).split("-")[0])
             alive = (
                 psutil.pid_exists(pid)
                 and psutil.Process(pid).create_time() <= os.stat(path).st_ctime + 1
@@ -144,7 +146,9 @@ class TracefsSource(EventSource):
     def __init__(self) -> None:
         super().__init__()
         self.root = tracefs_root() or "/sys/kernel/tracing"
-        self.instance = os.path.join(self.root, "instances", f"{INSTANCE_PREFIX}{os.getpid()}")
+        n = next(_instances)
+        suffix = f"{os.getpid()}" if n == 0 else f"{os.getpid()}-{n}"
+        self.instance = os.path.join(self.root, "instances", INSTANCE_PREFIX + suffix)
         self.lineage = Lineage()
         self.decoder = TracefsDecoder(self.lineage, host_view(), self_pid=os.getpid())
         self._fd: int | None = None
