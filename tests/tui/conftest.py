@@ -48,3 +48,32 @@ def make_app(clock: FakeClock) -> Callable[..., DockertraceApp]:
         return DockertraceApp(loaded, clock=clock, **kw)
 
     return build
+
+
+def settled(app: DockertraceApp) -> bool:
+    """Whether every pane shows the playhead: the timeline's cursor on the current event and
+    the detail pane drawn with it (it draws after a short delay)."""
+    from tracer.tui.detail_pane import DetailPane
+    from tracer.tui.timeline import Timeline
+
+    detail = app.query_one(DetailPane)
+    table = app.query_one(Timeline).table
+    position = app.player.position
+    if position < 0:
+        return not detail._scheduled
+    if not table.row_count or detail._scheduled:
+        return False
+    row_key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+    events = app.loaded.trace.events
+    drawn = detail.event is events[position] and detail.scroll_y == 0
+    return row_key == str(position) and drawn
+
+
+async def settle(pilot: Any, timeout: float = 10.0) -> None:
+    """Wait (on the real clock) until the app is settled, for snapshots under a loaded CPU."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not settled(pilot.app) and time.monotonic() < deadline:
+        await pilot.pause(0.05)
+    await pilot.pause()

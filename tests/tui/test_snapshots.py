@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from textual.pilot import Pilot
 
+from tests.tui.conftest import settle as settle_app
 from tracer.tui.app import DockertraceApp
-from tracer.tui.detail_pane import DRAW_DELAY_S
 from tracer.tui.source import Loaded
 
 NOTICE = (
@@ -19,11 +19,11 @@ NOTICE = (
 
 
 def settle(keys: tuple[str, ...]) -> Callable[[Pilot[None]], Awaitable[None]]:
-    """Press the keys, then wait out the detail pane's short redraw delay."""
+    """Press the keys, then wait until every pane shows the playhead."""
 
     async def run(pilot: Pilot[None]) -> None:
         await pilot.press(*keys)
-        await pilot.pause(DRAW_DELAY_S * 3)
+        await settle_app(pilot)
 
     return run
 

@@ -129,4 +129,4 @@ class DetailPane(VerticalScroll):
         ev = self.event
         body = self.query_one("#body", Static)
         body.update(event_view(ev, self._trace) if ev else Text("No event selected yet.", "dim"))
-        self.scroll_home(animate=False)
+        self.call_after_refresh(self.scroll_home, animate=False)
