@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from tracer.tui.app import DockertraceApp
+from tracer.tui.detail_pane import DetailPane
 from tracer.tui.source import bundled_recording, load
 
 NO_LIVE = (
@@ -43,9 +44,11 @@ async def shoot(
         await pilot.pause()
         app.player.seek(loaded.trace.events.index(hop.event))
         app.refresh_scene()
+        for _ in range(100):  # until the detail pane has drawn the event (it waits a moment)
+            await pilot.pause(0.05)
+            if app.query_one(DetailPane).event is app.loaded.trace.events[app.player.position]:
+                break
         await pilot.pause(0.3)
-        await pilot.wait_for_scheduled_animations()
-        await pilot.pause()
         app.save_screenshot(filename=name, path=str(out))
 
 
