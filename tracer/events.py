@@ -22,7 +22,7 @@ KINDS: Mapping[str, str] = {
     "conn.halfclose": "conn, direction (client->daemon | daemon->client)",
     "http.request": "conn, seq, method, target, path, endpoint, api_version, query, headers, "
     "body_size, body_excerpt, body_json",
-    "http.response": "conn, seq, method, endpoint, status, reason, headers, body_size, "
+    "http.response": "conn, seq, method, path, endpoint, status, reason, headers, body_size, "
     "body_excerpt, body_json, first_byte_ns, last_byte_ns, streaming",
     "http.upgrade": "conn, seq, protocol, tty",
     "stream.frame": "conn, seq, direction, stream (stdin|stdout|stderr|raw), size, excerpt",
