@@ -283,7 +283,7 @@ class ConnectionCore:
                     self._response_done(x, t, complete=False)
                     self.mode = "opaque"
                     if not eof:
-                        self._emit("proxy.error", t, error=f"malformed response body: {e}")
+                        self._give_up(f"malformed response body: {e}", t)
                 elif not eof:
                     self._give_up(f"malformed response from the daemon: {e}", t)
                 return True
@@ -478,7 +478,7 @@ class ConnectionCore:
         """The client sent something that is not HTTP/1.1. The bytes went on to the daemon
         unchanged (the proxy forwards before it parses), so the daemon answers it (Go's
         net/http: 400 Bad Request, then close); the record notes the error and that answer."""
-        self._emit("proxy.error", t, error=f"malformed request: {error}")
+        self._emit("proxy.error", t, layer="proxy", error=f"malformed request: {error}")
         self._reading = None
         if self._inflight is not None or self._unsent:
             self.mode = "opaque"  # answers to earlier requests are due first: stop here
@@ -495,7 +495,7 @@ class ConnectionCore:
 
     def _give_up(self, error: str, t: int) -> None:
         """Stop parsing this connection (its bytes keep flowing) and say so."""
-        self._emit("proxy.error", t, error=error)
+        self._emit("proxy.error", t, layer="proxy", error=error)
         self.mode = "opaque"
 
     # -- events ---------------------------------------------------------------------------
