@@ -7,9 +7,9 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, ClassVar
 
-from textual import on, work
+from textual import on
 from textual.app import App, ComposeResult, SystemCommand
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.timer import Timer
@@ -17,15 +17,16 @@ from textual.widgets import Footer
 
 from tracer.events import Event
 from tracer.record import RecordingError
-from tracer.tui import live
 from tracer.tui.banner import Banner
 from tracer.tui.chain_view import ChainView
 from tracer.tui.detail_pane import DetailPane
 from tracer.tui.export import export
+from tracer.tui.keys import KEYS, palette
+from tracer.tui.live_runs import LiveRuns
 from tracer.tui.playback import DEFAULT_SPEED, Player
 from tracer.tui.prompt_dialog import PromptDialog
 from tracer.tui.scene import BOX_LAYERS, event_steps, scene_at
-from tracer.tui.source import Loaded, fold_events, load
+from tracer.tui.source import Loaded, load
 from tracer.tui.step_list import StepList
 from tracer.tui.themes import HIGH_CONTRAST, THEMES, next_theme
 from tracer.tui.timeline import Timeline
@@ -34,33 +35,13 @@ FPS = 30
 TRAVEL_S = 0.5  # how long the token takes along a hop at the default speed
 
 
-class DockertraceApp(App[None]):
+class DockertraceApp(LiveRuns, App[None]):
     """Replays (or runs live, then replays) one `docker run` hop by hop."""
 
     CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses live elsewhere
     TITLE = "dockertrace"
     AUTO_FOCUS = "Timeline DataTable"
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("space", "play_pause", "Play"),
-        Binding("n", "event(1)", "Next event", show=False),
-        Binding("p", "event(-1)", "Prev event", show=False),
-        Binding("N,right_square_bracket", "step(1)", "Step", key_display="]"),
-        Binding("P,left_square_bracket", "step(-1)", "Prev step", key_display="[", show=False),
-        *[Binding(str(n), f"jump({n})", f"Step {n}", show=False) for n in range(1, 8)],
-        Binding("r", "replay", "Replay"),
-        Binding("plus,equals_sign", "faster", "Faster", key_display="+", show=False),
-        Binding("minus", "slower", "Slower", key_display="-", show=False),
-        Binding("t", "realtime", "Real time", show=False),
-        Binding("l", "layer", "Layer", show=False),
-        Binding("slash", "search", "Search", key_display="/", show=False),
-        Binding("o", "open", "Open"),
-        Binding("e", "export", "Export"),
-        Binding("g", "run_default", "Live"),
-        Binding("x", "run_typed", "docker run…", show=False),
-        Binding("c", "theme", "Colours", show=False),
-        Binding("question_mark", "show_help_panel", "Keys", key_display="?", show=False),
-        Binding("q", "quit", "Quit"),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = list(KEYS)
 
     def __init__(
         self,
@@ -255,81 +236,6 @@ class DockertraceApp(App[None]):
         self.query_one(Banner).notice = f"Exported {jsonl} and {svg}"
         self.notify(f"{jsonl}\n{svg}", title="Exported")
 
-    # -- live ----------------------------------------------------------------------------------
-    def action_run_default(self) -> None:
-        self._start_live(None)
-
-    def action_run_typed(self) -> None:
-        self.push_screen(
-            PromptDialog(
-                "Trace a docker run (through the proxy)",
-                "docker run --rm " + live.default_image() + " echo hi",
-            ),
-            self._typed,
-        )
-
-    def _typed(self, text: str | None) -> None:
-        if not text:
-            return
-        try:
-            self._start_live(live.parse_command(text))
-        except ValueError as e:
-            self.notify(str(e), severity="error")
-
-    def _start_live(self, args: list[str] | None) -> None:
-        if self.live_reason:
-            self.query_one(
-                Banner
-            ).notice = (
-                f"Cannot run live here (`dockertrace doctor` tells more): {self.live_reason}."
-            )
-            return
-        self._live_events = []
-        self.query_one(Banner).notice = "Starting the proxy and the probes…"
-        self._run_live(args)
-
-    @work(thread=True, exclusive=True, group="live")
-    def _run_live(self, args: list[str] | None) -> None:
-        live.run_live(args or live.default_command(), self.post_message)
-
-    @on(live.LiveStarted)
-    def _live_started(self, message: live.LiveStarted) -> None:
-        self._live_header = message.header
-        self.player.realtime = True
-        text = f"Tracing `{' '.join(message.argv)}` live; probes: {message.choices}"
-        self.show_loaded(Loaded(fold_events([], "")), "live", text)
-
-    @on(live.LiveEvent)
-    def _live_event(self, message: live.LiveEvent) -> None:
-        # shown at the next frame: one fold per frame however fast events pour in
-        self._live_events.append(message.event)
-        self._live_dirty = True
-        self._wake()
-
-    def _show_live_so_far(self) -> None:
-        events = sorted(self._live_events, key=lambda ev: ev.time_ns)
-        backend = str(self._live_header.get("backend", ""))
-        self.loaded = Loaded(fold_events(events, backend), self._live_header)
-        trace = self.loaded.trace
-        self._steps = event_steps(trace)
-        self.player.extend([ev.time_ns for ev in trace.events], self._steps)
-        self.player.follow_end()
-        self.refresh_scene()
-
-    @on(live.LiveFinished)
-    def _live_finished(self, message: live.LiveFinished) -> None:
-        self._live_dirty = False
-        header = message.header
-        loaded = Loaded(fold_events(message.events, str(header.get("backend", ""))), header)
-        out = (message.stdout + message.stderr).strip().replace("\n", "⏎ ")
-        note = f"docker exited {message.returncode}; printed: {out or '(nothing)'}. Replaying"
-        self.player.realtime = False
-        self.show_loaded(loaded, "live", note + " in slow motion (r replays, e exports).")
-
-    @on(live.LiveFailed)
-    def _live_failed(self, message: live.LiveFailed) -> None:
-        self.query_one(Banner).notice = f"Live run failed: {message.why}"
-
     # -- panes ---------------------------------------------------------------------------------
     @on(Timeline.Chosen)
     def _chosen(self, message: Timeline.Chosen) -> None:
@@ -353,15 +259,4 @@ class DockertraceApp(App[None]):
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        yield SystemCommand("Play / pause", "Start or stop the playback", self.action_play_pause)
-        yield SystemCommand("Replay", "Play the run again from the start", self.action_replay)
-        yield SystemCommand("Real time", "Play at the speed it happened", self.action_realtime)
-        yield SystemCommand("Open a recording", "Read a .jsonl recording", self.action_open)
-        yield SystemCommand(
-            "Export", "Save the recording and an SVG screenshot", self.action_export
-        )
-        yield SystemCommand(
-            "Run live", "Trace docker run --rm IMAGE echo hi", self.action_run_default
-        )
-        yield SystemCommand("Trace a docker run…", "Type any docker run", self.action_run_typed)
-        yield SystemCommand("Next colour theme", "dark, light, high contrast", self.action_theme)
+        yield from palette(self)

@@ -1,0 +1,105 @@
+"""The app's live runs: start one in a worker thread, show its events as they come, then replay."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any, Protocol
+
+from textual.message import Message
+
+from tracer.events import Event
+from tracer.tui import live
+from tracer.tui.banner import Banner
+from tracer.tui.playback import Player
+from tracer.tui.prompt_dialog import PromptDialog
+from tracer.tui.scene import event_steps
+from tracer.tui.source import Loaded, fold_events
+
+
+class _Host(Protocol):
+    """What the mixin needs from the app it is mixed into."""
+
+    live_reason: str | None
+    player: Player
+    loaded: Loaded
+    _steps: list[int | None]
+    _live_events: list[Event]
+    _live_header: dict[str, Any]
+    _live_dirty: bool
+
+    def query_one(self, selector: type[Banner]) -> Banner: ...
+    def show_loaded(self, loaded: Loaded, mode: str, notice: str, paused: bool = False) -> None: ...
+    def refresh_scene(self) -> None: ...
+    def _wake(self) -> None: ...
+    def _start_live(self, args: list[str] | None) -> None: ...
+    def _typed(self, text: str | None) -> None: ...
+    def post_message(self, message: Message) -> bool: ...
+    def push_screen(self, screen: Any, callback: Any = None) -> Any: ...
+    def notify(self, message: str, *, severity: Any = "information") -> None: ...
+    def run_worker(self, work: Any, *, thread: bool, exclusive: bool, group: str) -> Any: ...
+
+
+class LiveRuns:
+    """Keys g and x, and the messages a live run sends (events reach the screen only so)."""
+
+    def action_run_default(self: _Host) -> None:
+        self._start_live(None)
+
+    def action_run_typed(self: _Host) -> None:
+        question = "Trace a docker run (through the proxy)"
+        example = f"docker run --rm {live.default_image()} echo hi"
+        self.push_screen(PromptDialog(question, example), self._typed)
+
+    def _typed(self: _Host, text: str | None) -> None:
+        if not text:
+            return
+        try:
+            self._start_live(live.parse_command(text))
+        except ValueError as e:
+            self.notify(str(e), severity="error")
+
+    def _start_live(self: _Host, args: list[str] | None) -> None:
+        banner = self.query_one(Banner)
+        if self.live_reason:
+            banner.notice = (
+                f"Cannot run live here (`dockertrace doctor` tells more): {self.live_reason}."
+            )
+            return
+        self._live_events.clear()
+        banner.notice = "Starting the proxy and the probes…"
+        work = partial(live.run_live, args or live.default_command(), self.post_message)
+        self.run_worker(work, thread=True, exclusive=True, group="live")
+
+    def on_live_started(self: _Host, message: live.LiveStarted) -> None:
+        self._live_header = message.header
+        self.player.realtime = True
+        text = f"Tracing `{' '.join(message.argv)}` live; probes: {message.choices}"
+        self.show_loaded(Loaded(fold_events([], "")), "live", text)
+
+    def on_live_event(self: _Host, message: live.LiveEvent) -> None:
+        # shown at the next frame: one fold per frame however fast events pour in
+        self._live_events.append(message.event)
+        self._live_dirty = True
+        self._wake()
+
+    def _show_live_so_far(self: _Host) -> None:
+        events = sorted(self._live_events, key=lambda ev: ev.time_ns)
+        backend = str(self._live_header.get("backend", ""))
+        self.loaded = Loaded(fold_events(events, backend), self._live_header)
+        trace = self.loaded.trace
+        self._steps = event_steps(trace)
+        self.player.extend([ev.time_ns for ev in trace.events], self._steps)
+        self.player.follow_end()
+        self.refresh_scene()
+
+    def on_live_finished(self: _Host, message: live.LiveFinished) -> None:
+        self._live_dirty = False
+        header = message.header
+        loaded = Loaded(fold_events(message.events, str(header.get("backend", ""))), header)
+        out = (message.stdout + message.stderr).strip().replace("\n", "⏎ ")
+        note = f"docker exited {message.returncode}; printed: {out or '(nothing)'}. Replaying"
+        self.player.realtime = False
+        self.show_loaded(loaded, "live", note + " in slow motion (r replays, e exports).")
+
+    def on_live_failed(self: _Host, message: live.LiveFailed) -> None:
+        self.query_one(Banner).notice = f"Live run failed: {message.why}"
