@@ -68,6 +68,9 @@ def main() -> int:
             for _ in range(3):  # interleaved, so drift hits both alike
                 direct_s.append(blast(DEFAULT_SOCKET, args.clients, args.requests))
                 proxy_s.append(blast(sock, args.clients, args.requests))
+        streams_dir = directory / "streams"
+        streams_dir.mkdir()
+        with proxy_process(streams_dir, DEFAULT_SOCKET) as (sock, proc):  # a fresh proxy
             streams = stream_rss(sock, DEFAULT_SOCKET, proc.pid, image, tag, args.stream_seconds)
     left = leftover_containers(tag) + leftover_containers(f"{tag}-static")
     growth = streams.growth_mb(min(WARMUP_S, args.stream_seconds / 3))
