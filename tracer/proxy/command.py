@@ -26,8 +26,11 @@ class ExchangePrinter:
     """One readable line per exchange; streams summarised as they flow. Printing happens on
     its own thread, so a slow terminal never holds up the recorder."""
 
-    def __init__(self, out: TextIO, as_json: bool = False) -> None:
+    def __init__(
+        self, out: TextIO, as_json: bool = False, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.out = out
+        self.clock = clock
         self.as_json = as_json
         self._queue: queue.SimpleQueue[Event | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="proxy-printer", daemon=True)
@@ -87,7 +90,7 @@ class ExchangePrinter:
 
     def _frame(self, d: dict[str, Any], conn: str) -> str:
         state = self._frames.setdefault(d["conn"], [0, 0, 0, 0])
-        second = int(time.monotonic())
+        second = int(self.clock())
         if state[1] != second:
             state[0], state[1] = 0, second
         state[0] += 1
