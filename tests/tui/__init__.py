@@ -1,0 +1,1 @@
+"""Pilot tests, SVG snapshots and builders for the Textual app."""

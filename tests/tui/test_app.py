@@ -295,3 +295,18 @@ def test_parse_command_accepts_docker_run_only() -> None:
     for bad in ("docker ps", "", "docker run 'unclosed"):
         with pytest.raises(ValueError):
             parse_command(bad)
+
+
+async def test_live_reason_is_asked_only_when_a_live_run_is_wanted(make_app: AppMaker) -> None:
+    asked: list[bool] = []
+
+    def why() -> str:
+        asked.append(True)
+        return "daemon: cannot connect"
+
+    app = make_app(live_reason=why)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("n")
+        assert not asked
+        await pilot.press("g")
+        assert asked and app.query_one(Banner).notice.endswith(": daemon: cannot connect.")

@@ -54,3 +54,24 @@ def test_live_needs_root_daemon_and_cli_but_not_kernel_probes(
     assert live.unavailable() is None
     monkeypatch.setattr(doctor, "diagnose", lambda load_bcc=True: report("privileges", "bcc"))
     assert live.unavailable() == "privileges: privileges found"
+
+
+def test_theme_names_match_the_themes() -> None:
+    from tracer.tui.themes import THEMES
+
+    assert set(command.THEME_NAMES.values()) == set(THEMES)
+
+
+def test_a_replay_does_not_wait_for_the_doctor() -> None:
+    asked: list[bool] = []
+
+    def why() -> str | None:
+        asked.append(True)
+        return "no root"
+
+    start = command.decide(None, why)
+    assert asked and start.live_reason == "no root"
+    path = command.bundled_recording()
+    assert path is not None
+    start = command.decide(str(path), why)
+    assert len(asked) == 1 and start.live_reason is why

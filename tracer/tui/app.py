@@ -55,7 +55,7 @@ class DockertraceApp(LiveRuns, App[None]):
         speed: float = DEFAULT_SPEED,
         export_dir: str = ".",
         theme: str = "textual-dark",
-        live_reason: str | None = "not checked",
+        live_reason: str | Callable[[], str | None] | None = "not checked",
     ) -> None:
         super().__init__()
         self.loaded = loaded

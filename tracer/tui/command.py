@@ -6,15 +6,18 @@ import argparse
 import os
 import sys
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from tracer.record import RecordingError
 from tracer.tui.source import Loaded, bundled_recording, empty_trace, load
-from tracer.tui.themes import HIGH_CONTRAST
+
+if TYPE_CHECKING:  # the app (textual) is imported only when it runs, not for `--help`
+    from tracer.tui.live_runs import LiveReason
 
 THEME_NAMES = {
     "dark": "textual-dark",
     "light": "textual-light",
-    "high-contrast": HIGH_CONTRAST.name,
+    "high-contrast": "dockertrace-high-contrast",  # tracer.tui.themes.HIGH_CONTRAST
 }
 
 
@@ -25,7 +28,7 @@ class Start:
     loaded: Loaded
     mode: str
     notice: str
-    live_reason: str | None
+    live_reason: LiveReason
 
 
 def live_reason() -> str | None:
@@ -35,14 +38,16 @@ def live_reason() -> str | None:
     return unavailable()
 
 
-def decide(replay: str | None, why_not_live: str | None) -> Start:
+def decide(replay: str | None, why_not_live: LiveReason) -> Start:
     """Open the file asked for; else, where live tracing is impossible, the bundled recording
-    with a banner saying why; else an empty live screen waiting for a run."""
+    with a banner saying why; else an empty live screen waiting for a run. `why_not_live` may
+    be a function, asked only when needed (a replay does not wait for the doctor's checks)."""
     if replay:
         loaded = load(replay)
         skipped = f"{len(loaded.problems)} bad lines skipped. " if loaded.problems else ""
-        live_note = "" if why_not_live is None else " (live tracing is not possible here)"
-        return Start(loaded, "replay", f"{skipped}Replaying {replay}{live_note}.", why_not_live)
+        return Start(loaded, "replay", f"{skipped}Replaying {replay}.", why_not_live)
+    if callable(why_not_live):
+        why_not_live = why_not_live()
     bundled = bundled_recording()
     if why_not_live is not None:
         head = f"No live tracing here (`dockertrace doctor` tells more): {why_not_live}."
@@ -61,7 +66,7 @@ def launch(replay: str | None = None, theme: str = "dark", speed: float | None =
     from tracer.tui.playback import DEFAULT_SPEED
 
     try:
-        start = decide(replay, live_reason())
+        start = decide(replay, live_reason)
     except RecordingError as e:
         print(f"dockertrace tui: {e}", file=sys.stderr)
         return 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
 from typing import Any, Protocol
 
@@ -15,11 +16,14 @@ from tracer.tui.prompt_dialog import PromptDialog
 from tracer.tui.scene import event_steps
 from tracer.tui.source import Loaded, fold_events
 
+# why live runs are impossible here (None: they are possible), or a function that finds out
+LiveReason = str | Callable[[], str | None] | None
+
 
 class _Host(Protocol):
     """What the mixin needs from the app it is mixed into."""
 
-    live_reason: str | None
+    live_reason: str | Callable[[], str | None] | None
     player: Player
     loaded: Loaded
     _steps: list[int | None]
@@ -42,6 +46,8 @@ class _Host(Protocol):
 class LiveRuns:
     """Keys g and x, and the messages a live run sends (events reach the screen only so)."""
 
+    live_reason: LiveReason
+
     def action_run_default(self: _Host) -> None:
         self._start_live(None)
 
@@ -60,6 +66,8 @@ class LiveRuns:
 
     def _start_live(self: _Host, args: list[str] | None) -> None:
         banner = self.query_one(Banner)
+        if callable(self.live_reason):  # asked only now: the doctor's checks take a moment
+            self.live_reason = self.live_reason()
         if self.live_reason:
             banner.notice = (
                 f"Cannot run live here (`dockertrace doctor` tells more): {self.live_reason}."
