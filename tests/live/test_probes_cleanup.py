@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 
 import pytest
 
@@ -41,6 +42,7 @@ class ProbeProcess:
         deadline = time.monotonic() + 60
         while "ready in" not in self.stderr:
             if time.monotonic() > deadline or self.proc.poll() is not None:
+                self.kill()
                 pytest.fail(f"probe did not get ready: {self.stderr}")
             if select.select([fd], [], [], 0.5)[0]:
                 self.stderr += os.read(fd, 4096).decode(errors="replace")
@@ -52,12 +54,27 @@ class ProbeProcess:
         self.proc.send_signal(sig)
         return self.proc.wait(timeout=30)
 
+    def kill(self) -> None:
+        """Whatever happened in the test, leave no probe running."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=30)
+
+
+@pytest.fixture
+def probes() -> Iterator[list[ProbeProcess]]:
+    started: list[ProbeProcess] = []
+    yield started
+    for p in started:
+        p.kill()
+
 
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("how", ["seconds", "SIGINT", "SIGTERM"])
-def test_stops_cleanly(root: None, backend: str, how: str) -> None:
+def test_stops_cleanly(root: None, probes: list[ProbeProcess], backend: str, how: str) -> None:
     usable(backend)
     p = ProbeProcess(backend, *(["--seconds", "4"] if how == "seconds" else []))
+    probes.append(p)
     if backend == "bcc":
         assert len(p.maps) == 7
     else:
@@ -68,9 +85,12 @@ def test_stops_cleanly(root: None, backend: str, how: str) -> None:
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_kill_9_then_next_start_cleans(root: None, backend: str) -> None:
+def test_kill_9_then_next_start_cleans(
+    root: None, probes: list[ProbeProcess], backend: str
+) -> None:
     usable(backend)
     p = ProbeProcess(backend)
+    probes.append(p)
     p.stop(signal.SIGKILL)
     if backend == "bcc":  # nothing pinned: the kernel drops all with the last fd
         assert wait_clean(p.maps) == []
