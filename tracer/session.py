@@ -90,17 +90,19 @@ class LiveSession:
             self.sink(ev)
 
     def start(self) -> LiveSession:
-        from tracer.probes.base import choose_backend, exit_on_sigterm
+        from tracer.probes.base import exit_on_sigterm, start_best
         from tracer.proxy.server import Proxy
 
         t0 = time.perf_counter()
         exit_on_sigterm()  # SIGTERM unwinds through close() like Ctrl-C
         run_sweep.sweep(self.upstream, SESSION_DIR)  # what a killed session left behind
-        self.source, self.choices = choose_backend(self.backend_forced)
-        self.source.prepare()  # bcc compiles in the background while we ask the engine
         self.versions = engine_versions(self.upstream)
         try:
-            self.source.start(self._collect, seed_pids=[os.getpid()])
+            # The best backend that starts; one that fails to (a verifier refusal, say) gives
+            # way to the next, and self.choices says why.
+            self.source, self.choices = start_best(
+                self._collect, seed_pids=[os.getpid()], forced=self.backend_forced
+            )
             self.proxy = Proxy(listen=self.listen, upstream=self.upstream, sink=self._collect)
             self.proxy.start()
         except BaseException:
