@@ -66,31 +66,36 @@ class Banner(Vertical):
         line.append(versions_text(self.versions), dim)
         return line
 
-    def _redraw(self) -> None:
-        if not self.is_mounted:
-            return
-        self.query_one("#line", Static).update(self._line())
-        notice = self.query_one("#notice", Static)
-        notice.update(self.notice)
-        notice.set_class(not self.notice, "-empty")
+    def _redraw_line(self) -> None:
+        if self.is_mounted:
+            # one line, always: no layout pass needed (the pace changes at every step)
+            self.query_one("#line", Static).update(self._line(), layout=False)
+
+    def _redraw_notice(self) -> None:
+        if self.is_mounted:
+            notice = self.query_one("#notice", Static)
+            notice.update(self.notice)
+            notice.set_class(not self.notice, "-empty")
 
     def on_mount(self) -> None:
-        self._redraw()
+        self._redraw_line()
+        self._redraw_notice()
 
+    # each change redraws only its own line: the pace changes at every step
     def watch_mode(self) -> None:
-        self._redraw()
+        self._redraw_line()
 
     def watch_source(self) -> None:
-        self._redraw()
+        self._redraw_line()
 
     def watch_backend(self) -> None:
-        self._redraw()
+        self._redraw_line()
 
     def watch_versions(self) -> None:
-        self._redraw()
+        self._redraw_line()
 
     def watch_pace(self) -> None:
-        self._redraw()
+        self._redraw_line()
 
     def watch_notice(self) -> None:
-        self._redraw()
+        self._redraw_notice()

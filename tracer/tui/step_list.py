@@ -58,6 +58,7 @@ class StepList(VerticalScroll):
         scrollbar-size-vertical: 1;
     }
     StepList > Static { width: 1fr; }
+    StepList > #steps { height: 7; }
     StepList .step-list--current { background: $accent 35%; text-style: bold; }
     StepList .step-list--observed { color: $text-success; }
     StepList .step-list--skipped { color: $text-warning; }
@@ -99,7 +100,8 @@ class StepList(VerticalScroll):
         self.scene = scene
         self._drawn = key if self.is_mounted else None
         if self.is_mounted:
-            self.query_one("#steps", Static).update(self._table())
+            # seven rows, always: no layout pass for the table
+            self.query_one("#steps", Static).update(self._table(), layout=False)
             self.query_one("#story", Static).update(self._story())
 
     def on_mount(self) -> None:
