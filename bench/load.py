@@ -30,13 +30,23 @@ from tracer.session import demo_image
 WARMUP_S = 30
 
 
-def blast(path: str, clients: int, per_client: int) -> float:
-    """Seconds for clients × per_client keep-alive GET /_ping, no comparison."""
+def blast(path: str, clients: int, per_client: int) -> tuple[float, int, float]:
+    """clients × per_client keep-alive GET /_ping, no comparison: (seconds, errors, the
+    slowest request in seconds)."""
+    errors: list[str] = []
+    slowest = [0.0]
 
     def one() -> None:
-        with httpx.Client(transport=httpx.HTTPTransport(uds=path), base_url="http://d") as c:
+        transport = httpx.HTTPTransport(uds=path)
+        with httpx.Client(transport=transport, base_url="http://d", timeout=60) as c:
             for _ in range(per_client):
-                c.get("/_ping").raise_for_status()
+                t = time.perf_counter()
+                try:
+                    c.get("/_ping").raise_for_status()
+                except httpx.HTTPError as e:
+                    errors.append(f"{type(e).__name__}: {e}")
+                    return
+                slowest[0] = max(slowest[0], time.perf_counter() - t)
 
     t0 = time.perf_counter()
     threads = [threading.Thread(target=one) for _ in range(clients)]
@@ -44,7 +54,7 @@ def blast(path: str, clients: int, per_client: int) -> float:
         t.start()
     for t in threads:
         t.join()
-    return time.perf_counter() - t0
+    return time.perf_counter() - t0, len(errors), slowest[0]
 
 
 def main() -> int:
@@ -68,13 +78,16 @@ def main() -> int:
             for _ in range(3):  # interleaved, so drift hits both alike
                 direct_s.append(blast(DEFAULT_SOCKET, args.clients, args.requests))
                 proxy_s.append(blast(sock, args.clients, args.requests))
+            p_errors, p_slowest = sum(b[1] for b in proxy_s), max(b[2] for b in proxy_s)
+            d_errors, d_slowest = sum(b[1] for b in direct_s), max(b[2] for b in direct_s)
         streams_dir = directory / "streams"
         streams_dir.mkdir()
         with proxy_process(streams_dir, DEFAULT_SOCKET) as (sock, proc):  # a fresh proxy
             streams = stream_rss(sock, DEFAULT_SOCKET, proc.pid, image, tag, args.stream_seconds)
     left = leftover_containers(tag) + leftover_containers(f"{tag}-static")
     growth = streams.growth_mb(min(WARMUP_S, args.stream_seconds / 3))
-    d_med, p_med = statistics.median(direct_s), statistics.median(proxy_s)
+    d_med = statistics.median(b[0] for b in direct_s)
+    p_med = statistics.median(b[0] for b in proxy_s)
     n = args.clients * args.requests
     print(f"{args.clients} clients × {args.requests} requests through the proxy, compared: "
           f"{result.requests} requests in {result.seconds:.1f} s, {len(result.errors)} errors, "
@@ -82,7 +95,8 @@ def main() -> int:
     for line in (result.errors + result.mismatches)[:10]:
         print(f"  {line}")
     print(f"throughput, {n} GET /_ping: direct {n / d_med:.0f}/s, proxy {n / p_med:.0f}/s "
-          f"(time ratio {p_med / d_med:.2f})")  # fmt: skip
+          f"(time ratio {p_med / d_med:.2f}); errors direct {d_errors}, proxy {p_errors}; "
+          f"slowest request direct {d_slowest:.2f} s, proxy {p_slowest:.2f} s")  # fmt: skip
     first, last = streams.samples[0][1] / 1024, streams.samples[-1][1] / 1024
     print(f"{args.stream_seconds:.0f} s of /events ({streams.event_lines} B) and logs -f "
           f"({streams.log_bytes} B): proxy RSS {first:.1f} → {last:.1f} MB, growth after "
@@ -90,9 +104,12 @@ def main() -> int:
     print(f"RESULT load_errors {len(result.errors)} - 0")
     print(f"RESULT load_mismatches {len(result.mismatches)} - 0")
     print(f"RESULT load_time_s {p_med:.2f} {d_med:.2f} informative (GETs, proxy vs direct)")
+    print(f"RESULT blast_errors {p_errors} {d_errors} 0")
+    print(f"RESULT blast_slowest_request_s {p_slowest:.2f} {d_slowest:.2f} informative")
     print(f"RESULT stream_rss_growth_mb {growth:.2f} - <=5 MB over {args.stream_seconds:.0f} s")
     print(f"RESULT load_leftover_containers {len(left)} - 0")
-    return 1 if result.errors or result.mismatches or growth > 5 or left else 0
+    failed = result.errors or result.mismatches or p_errors or growth > 5 or left
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
