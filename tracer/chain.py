@@ -183,13 +183,18 @@ def _fold_run(run: Run, backend: str) -> Trace:
     s5 = sorted(unshares + clones + pivots + init_mounts, key=lambda e: e.time_ns)
     if unshares or any(is_ns_flags(e) for e in clones):
         ns = unshares[0] if unshares else next(e for e in clones if is_ns_flags(e))
-        facts = [f"{e.comm} (pid {e.pid}): {describe(e)}" for e in unshares + clones]
+        stages = [e for e in clones if "CLONE_PARENT" in (e.detail.get("flag_names") or [])]
+        facts = [f"{e.comm} (pid {e.pid}): {describe(e)}" for e in unshares + stages]
         facts += [describe(e) for e in pivots[:1]]
         steps.append(
             Step(5, "observed", tuple(s5), f"{ns.comm}: {describe(ns)}", facts=tuple(facts))
         )
+        # The hops tell the story's moves: the namespaces, the CLONE_PARENT clones that make
+        # runc's stages, pivot_root; runc's vfork to re-exec itself stays in the evidence.
         for e in s5:
-            if e.kind != "sys.mount":
+            if e.kind in ("sys.unshare", "sys.pivot_root") or "CLONE_PARENT" in (
+                e.detail.get("flag_names") or []
+            ):
                 hops.append(Hop("runc", "kernel", describe(e), 5, e))
     else:
         steps.append(absent(5, "no namespace-creating unshare or clone"))
