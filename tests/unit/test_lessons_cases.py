@@ -48,8 +48,8 @@ EXPECTED: dict[str, list[tuple[int, str]]] = {
         (
             9,
             "evidence 'kind: http.request, status: 404': 'status' is not a field of "
-            "http.request events (they have: conn, seq, method, target, path, api_version, "
-            "query, headers, body_size, body_excerpt, body_json)",
+            "http.request events (they have: conn, seq, method, target, path, endpoint, "
+            "api_version, query, headers, body_size, body_excerpt, body_json)",
         ),
         (8, "an action needs evidence that completes it ('evidence:')"),
     ],
