@@ -33,6 +33,22 @@ CHANNEL_BUFFER = 4 * 1024 * 1024  # copies the recorder may fall behind by befor
 ITEM = struct.Struct("<BIQI")
 SO_SNDBUFFORCE = getattr(socket, "SO_SNDBUFFORCE", 32)
 UCRED = struct.Struct("3i")  # SO_PEERCRED: pid, uid, gid
+
+
+def peer_proc(creds: bytes) -> bytes:
+    """The peer's /proc comm and cmdline, read at accept time: b"comm\\n" + raw cmdline."""
+    if len(creds) != UCRED.size:
+        return b""
+    pid = UCRED.unpack(creds)[0]
+    try:
+        with open(f"/proc/{pid}/comm", "rb") as f:
+            comm = f.read().rstrip(b"\n")
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return comm + b"\n" + f.read()
+    except OSError:
+        return b""
+
+
 OPEN, CLIENT, DAEMON, CLIENT_EOF, DAEMON_EOF, UNREACHABLE, CLOSE = range(1, 8)
 
 
@@ -151,7 +167,9 @@ class Relay:
         creds = b""
         with contextlib.suppress(OSError):
             creds = self.client.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, UCRED.size)
-        self.fwd.put(OPEN, self.conn, creds)
+        # Name the peer now: a short-lived client (curl) may be gone by the time the recorder,
+        # at low priority, gets to this connection.
+        self.fwd.put(OPEN, self.conn, creds + peer_proc(creds))
         try:
             if self.fwd.tls is not None:
                 self.client = self.fwd.tls.wrap_socket(self.client, server_side=True)

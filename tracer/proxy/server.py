@@ -198,8 +198,9 @@ class _Feeder:
             elif kind == relay.DAEMON and core:
                 events = core.daemon_data(payload, t)
             elif kind == relay.OPEN:
-                creds = relay_creds(payload)
-                core = self.cores[conn] = ConnectionCore(conn, describe_peer(creds), self.book)
+                creds = relay_creds(payload[: relay.UCRED.size])
+                peer = describe_peer(creds, payload[relay.UCRED.size :] or None)
+                core = self.cores[conn] = ConnectionCore(conn, peer, self.book)
                 events = core.accepted(t)
             elif kind == relay.CLIENT_EOF and core:
                 events = core.client_eof(t)
