@@ -80,7 +80,9 @@ def test_stops_cleanly(root: None, probes: list[ProbeProcess], backend: str, how
     else:
         assert os.path.isdir(p.instance)
     code = p.proc.wait(timeout=30) if how == "seconds" else p.stop(getattr(signal, how))
-    assert code in (0, 128 + signal.SIGTERM), p.stderr
+    # Ctrl-C may land before the probe's own handler is in place: then the CLI's catch-all
+    # answers 130, the shell's code for "ended by SIGINT". Either way nothing may be left.
+    assert code in (0, 130, 128 + signal.SIGTERM), p.stderr
     assert wait_clean(p.maps, p.instance) == []
 
 
