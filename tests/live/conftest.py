@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -43,16 +44,24 @@ def demo_image(docker_daemon: str) -> str:
     raise AssertionError("unreachable")
 
 
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 @pytest.fixture(scope="session")
 def registry(demo_image: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Debian's docker-registry on 127.0.0.1:5000 holding the demo image; stopped afterwards."""
+    """Debian's docker-registry on a free loopback port (loopback registries need no TLS);
+    stopped afterwards. Its own process must be the one answering."""
     need(shutil.which("docker-registry") is not None, "docker-registry is not installed")
     root = tmp_path_factory.mktemp("registry")
+    port = _free_port()
     config = root / "config.yml"
     config.write_text(
         "version: 0.1\nlog: {level: error}\n"
         f"storage: {{filesystem: {{rootdirectory: {root}/data}}}}\n"
-        "http: {addr: 127.0.0.1:5000}\n"
+        f"http: {{addr: 127.0.0.1:{port}}}\n"
     )
     proc = subprocess.Popen(
         ["docker-registry", "serve", str(config)],
@@ -61,14 +70,15 @@ def registry(demo_image: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
     )
     try:
         for _ in range(100):
+            need(proc.poll() is None, f"docker-registry exited at start (port {port} taken?)")
             try:
-                httpx.get("http://127.0.0.1:5000/v2/", timeout=0.5)
+                httpx.get(f"http://127.0.0.1:{port}/v2/", timeout=0.5)
                 break
             except httpx.HTTPError:
                 time.sleep(0.1)
         else:
-            need(False, "docker-registry did not answer on 127.0.0.1:5000")
-        yield "127.0.0.1:5000"
+            need(False, f"docker-registry did not answer on 127.0.0.1:{port}")
+        yield f"127.0.0.1:{port}"
     finally:
         proc.terminate()
         proc.wait(timeout=10)
