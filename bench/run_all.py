@@ -10,8 +10,9 @@ per figure,
 
 (name without spaces; value and baseline numbers, `-` when a figure has no baseline; the
 target is free text to the end of the line, e.g. `ratio<=1.10` or `<=5 MB`). For the scripts
-that predate it, their tables are parsed (chain_run's `value baseline ratio target` rows,
-proxy_ping's `measured ratio target` table). `--quick` sets DOCKERTRACE_BENCH_QUICK=1, which
+that predate it, chain_run's `value baseline ratio target` rows and the proxy scripts'
+`path measured ratio target` tables are parsed; any other script's own output is printed
+below the table. `--quick` sets DOCKERTRACE_BENCH_QUICK=1, which
 the long scripts (fuzz_long, load) honour with shorter runs.
 """
 
@@ -79,7 +80,7 @@ def _parse_tables(script: str, out: str) -> list[Figure]:
     figures: list[Figure] = []
     lines = out.splitlines()
     for i, line in enumerate(lines):
-        m = _CHAIN_ROW.match(line)
+        m = _CHAIN_ROW.match(line) if script == "chain_run" else None
         if m and not line.startswith("measure"):
             figures.append(Figure(script, m["name"].strip(), float(m["value"]),
                                   float(m["baseline"]), m["target"].strip()))  # fmt: skip
@@ -107,6 +108,7 @@ def main() -> int:
         env["DOCKERTRACE_BENCH_QUICK"] = "1"
     figures: list[Figure] = []
     failed: list[str] = []
+    unparsed: dict[str, str] = {}
     for path in scripts():
         name = path.stem
         if (args.only and name not in args.only) or name in args.skip:
@@ -127,9 +129,13 @@ def main() -> int:
         if code != 0:
             failed.append(f"{name} (exit {code}): {err.strip()[-300:]}")
         if not found:
-            figures.append(Figure(name, "(no figures found in its output)", None, None, ""))
+            figures.append(Figure(name, "(no RESULT lines: its own output below)", None, None, ""))
+            unparsed[name] = out
         figures += found
     print(table(figures))
+    for name, out in unparsed.items():
+        print(f"\n--- {name} (prints no RESULT lines) ---")
+        print(out.rstrip())
     for f in failed:
         print(f"FAILED {f}")
     return 1 if failed else 0
