@@ -29,11 +29,16 @@ def demux(raw: bytes) -> tuple[bytes, bytes]:
     return bytes(out), bytes(err)
 
 
-def run_container(socket_path: str, image: str, command: list[str]) -> ApiRun:
+def run_container(
+    socket_path: str, image: str, command: list[str], labels: dict[str, str] | None = None
+) -> ApiRun:
     """Create, start, wait for, read the logs of, and remove a container through the API."""
     transport = httpx.HTTPTransport(uds=socket_path)
     with httpx.Client(transport=transport, base_url="http://docker", timeout=None) as c:
-        r = c.post(f"{API}/containers/create", json={"Image": image, "Cmd": command})
+        r = c.post(
+            f"{API}/containers/create",
+            json={"Image": image, "Cmd": command, "Labels": labels or {}},
+        )
         if r.status_code != 201:
             msg = r.json().get("message", r.text) if r.content else r.reason_phrase
             raise RuntimeError(f"Error response from daemon: {msg} (HTTP {r.status_code})")

@@ -220,7 +220,21 @@ def _fold_run(run: Run, backend: str) -> Trace:
     waits = [e for e in responses if endpoint_of(e).endswith("/wait")]
     cmd_exit = [e for e in of_kind(kernel, "proc.exit") if cmd is not None and e.pid == cmd.pid]
     s7 = sorted(frames + waits + cmd_exit, key=lambda e: e.time_ns)
-    if frames or waits:
+    exit_status = [e for e in waits if _status_code(e) is not None]
+    if waits and not exit_status:
+        # /wait was answered with 200 but its body never came: the daemon went away
+        # before the exit status could travel back.
+        seen = f"; {len(frames)} output frame(s) had come back" if frames else ""
+        steps.append(
+            Step(
+                7,
+                "missing",
+                tuple(s7),
+                reason="the exit status never came back: /wait was cut short" + seen,
+                error="the daemon's answer to /wait ended without a StatusCode",
+            )
+        )
+    elif frames or waits:
         parts = [describe(e) for e in frames[:2]] + [describe(e) for e in waits[:1]]
         steps.append(Step(7, "observed", tuple(s7), "; ".join(parts)))
         for e in frames:
@@ -250,6 +264,12 @@ def _fold_run(run: Run, backend: str) -> Trace:
         client_pid=run.client_pid,
         backend=backend,
     )
+
+
+def _status_code(wait: Event) -> int | None:
+    body = wait.detail.get("body_json")
+    code = body.get("StatusCode") if isinstance(body, dict) else None
+    return code if isinstance(code, int) else None
 
 
 def _last_byte(ev: Event) -> int:

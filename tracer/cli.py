@@ -51,10 +51,9 @@ def default_job(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    func = getattr(args, "func", default_job)
     try:
+        args = build_parser().parse_args(argv)
+        func = getattr(args, "func", default_job)
         return int(func(args) or 0)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

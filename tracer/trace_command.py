@@ -14,7 +14,7 @@ from tracer.describe import printable
 from tracer.narrate import narrate, to_json
 from tracer.proxy.redact import argv as redact_argv
 from tracer.record import RecordingError, read_recording, write_recording
-from tracer.run_sweep import label_args
+from tracer.run_sweep import LABEL, label_args
 from tracer.session import LiveSession, demo_image
 
 BUNDLED = "assets/run-echo-hi.jsonl"
@@ -71,7 +71,12 @@ def cmd_run(args: argparse.Namespace) -> int:
             from tracer.api_client import run_container
 
             try:
-                ran = run_container(session.docker_host.removeprefix("unix://"), image, command)
+                ran = run_container(
+                    session.docker_host.removeprefix("unix://"),
+                    image,
+                    command,
+                    labels={LABEL: str(os.getpid())},
+                )
                 code, cli_err = ran.exit_code, ran.stderr.decode(errors="replace")
             except RuntimeError as e:
                 code, cli_err = 125, str(e)
