@@ -19,6 +19,7 @@ from tracer.probes.base import (
     exit_on_sigterm,
     start_best,
 )
+from tracer.proxy.redact import event_argv
 
 
 def summary(e: Event) -> str:
@@ -106,6 +107,7 @@ def run(args: argparse.Namespace) -> int:
     out_lock = threading.Lock()
 
     def sink(e: Event) -> None:
+        e = event_argv(e)  # secrets on command lines (`-e DB_PASSWORD=…`) are not printed
         text = e.to_json() if args.json else line(e, t0)
         with out_lock, contextlib.suppress(BrokenPipeError):
             print(text, flush=True)
