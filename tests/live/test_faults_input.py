@@ -99,8 +99,11 @@ def raw_exchange(path: str, request: bytes, timeout: float = 10) -> bytes:
         with contextlib.suppress(BrokenPipeError, ConnectionResetError):
             s.sendall(request)  # a daemon may answer and close before reading it all
         out = b""
-        while data := s.recv(65536):
-            out += data
+        # A daemon that answers and closes with our bytes unread resets the connection after
+        # its answer (so it does direct, too): what came before the reset is what counts.
+        with contextlib.suppress(ConnectionResetError):
+            while data := s.recv(65536):
+                out += data
         return out
 
 
