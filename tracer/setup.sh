@@ -93,6 +93,32 @@ ping_daemon() {
     curl -sf --max-time 2 --unix-socket /var/run/docker.sock http://localhost/_ping >/dev/null 2>&1
 }
 
+alive() {
+    # A process of this exact name that is not a zombie (a killed daemon stays a zombie until
+    # PID 1 reaps it, and PID 1 is not always an init that does so promptly).
+    local pid
+    for pid in $(pgrep -x "$1"); do
+        case "$(ps -o stat= -p "$pid" 2>/dev/null)" in Z*|"") ;; *) return 0 ;; esac
+    done
+    return 1
+}
+
+start_containerd() {
+    say "starting containerd in the background (log: $logdir/containerd.log)"
+    setsid containerd >>"$logdir/containerd.log" 2>&1 </dev/null &
+    for _ in $(seq 100); do
+        [ -S /run/containerd/containerd.sock ] && alive containerd && break
+        sleep 0.1
+    done
+}
+
+start_dockerd() {
+    # A dockerd killed with -9 leaves its pid file; a reused pid in it would stop a start.
+    rm -f /var/run/docker.pid
+    say "starting dockerd in the background (log: $logdir/dockerd.log)"
+    setsid dockerd --containerd=/run/containerd/containerd.sock >>"$logdir/dockerd.log" 2>&1 </dev/null &
+}
+
 start_daemons() {
     if ping_daemon; then say "dockerd: already answering /_ping (left as it is)"; return; fi
     if [ "$(ps -o comm= -p 1)" = systemd ]; then
@@ -100,21 +126,20 @@ start_daemons() {
         systemctl start containerd docker
     else
         mkdir -p "$logdir"
-        if ! pgrep -x containerd >/dev/null; then
-            say "starting containerd in the background (log: $logdir/containerd.log)"
-            setsid containerd >>"$logdir/containerd.log" 2>&1 </dev/null &
-            for _ in $(seq 100); do [ -S /run/containerd/containerd.sock ] && break; sleep 0.1; done
-        else
-            say "containerd: already running (left as it is)"
-        fi
-        if ! pgrep -x dockerd >/dev/null; then
-            say "starting dockerd in the background (log: $logdir/dockerd.log)"
-            setsid dockerd --containerd=/run/containerd/containerd.sock >>"$logdir/dockerd.log" 2>&1 </dev/null &
-        else
-            say "dockerd: running but not answering yet; waiting"
-        fi
+        if alive containerd; then say "containerd: already running (left as it is)"; else start_containerd; fi
+        if alive dockerd; then say "dockerd: running but not answering yet; waiting"; else start_dockerd; fi
     fi
-    for _ in $(seq 300); do ping_daemon && break; sleep 0.1; done
+    local started_late=""
+    for _ in $(seq 300); do
+        ping_daemon && break
+        # The dockerd we waited for may have been on its way out: start one, once.
+        if [ -z "$started_late" ] && [ "$(ps -o comm= -p 1)" != systemd ] && ! alive dockerd; then
+            alive containerd || start_containerd
+            start_dockerd
+            started_late=1
+        fi
+        sleep 0.1
+    done
     ping_daemon || { say "dockerd did not answer /_ping within 30 s; see $logdir/dockerd.log"; tail -20 "$logdir/dockerd.log" >&2 || true; return 1; }
     say "dockerd: answering /_ping"
 }
