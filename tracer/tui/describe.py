@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import re
 import shlex
 from collections.abc import Sequence
 
+from tracer.describe import short_ids
 from tracer.events import Event
 
-_LONG_ID = re.compile(r"\b([0-9a-f]{12})[0-9a-f]{52}\b")
-
-
-def short_ids(text: str) -> str:
-    """Container and layer ids cut to 12 hex digits, as `docker ps` shows them."""
-    return _LONG_ID.sub(r"\1…", text)
+__all__ = ["argv_text", "describe", "excerpt_text", "hop_label", "short_ids"]
 
 
 def hop_label(label: str) -> str:
