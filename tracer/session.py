@@ -170,12 +170,15 @@ class LiveSession:
         return result
 
     def close(self) -> None:
-        run_sweep.remove_own(self.upstream)  # containers a stopped run left (created, not run)
-        if self.proxy is not None:
-            self.proxy.close()
-            self.proxy = None
-        if self.source is not None:
-            self.source.close()
+        from tracer.probes.base import signals_held
+
+        with signals_held():  # a Ctrl-C now waits until everything is undone, then counts
+            run_sweep.remove_own(self.upstream)  # containers a stopped run left (not run)
+            if self.proxy is not None:
+                self.proxy.close()
+                self.proxy = None
+            if self.source is not None:
+                self.source.close()
 
     def __enter__(self) -> LiveSession:
         return self.start()

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import threading
+import time
 from dataclasses import replace
 
 import pytest
@@ -16,7 +19,9 @@ from tracer.probes.base import (
     HostFacts,
     choose_backend,
     describe,
+    exit_on_sigterm,
     judge,
+    signals_held,
     start_best,
 )
 
@@ -167,3 +172,31 @@ def test_start_best_falls_back_and_says_why(monkeypatch: pytest.MonkeyPatch) -> 
                                        "sched:sched_process_exec: EPERM")  # fmt: skip
     with pytest.raises(BackendUnavailable):
         start_best(forced="bcc", facts=replace(ROOT_HOST, headers=None))
+
+
+class SlowCloseSource(ListSource):
+    """A close that takes several steps, each of which a signal could land between."""
+
+    def _close(self) -> None:
+        for _ in range(3):
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(0.01)  # Python runs signal handlers between bytecodes: here, unless held
+            self.closed += 1
+
+
+def test_a_signal_during_close_waits_for_it_to_finish() -> None:
+    """SIGTERM (as exit_on_sigterm turns it into SystemExit) in the middle of close() used to
+    leave bcc half detached, and its atexit clean-up then failed with a traceback."""
+    before = signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    try:
+        exit_on_sigterm()
+        src = SlowCloseSource([])
+        src.start(None, seed_pids=[])
+        with pytest.raises(SystemExit) as stopped:
+            src.close()
+        assert src.closed == 3  # every step ran, then the signal counted, once
+        assert stopped.value.code == 128 + signal.SIGTERM
+        with signals_held():
+            pass  # nothing held: nothing raised
+    finally:
+        signal.signal(signal.SIGTERM, before)

@@ -10,7 +10,7 @@ import signal
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -87,7 +87,8 @@ class EventSource(ABC):
                 return
             self._closed = True
         try:
-            self._close()
+            with signals_held():
+                self._close()
         finally:
             for loop, queue in self._subscribers:
                 with contextlib.suppress(RuntimeError):  # that loop is closed already
@@ -327,3 +328,25 @@ def exit_on_sigterm() -> None:
 
 def _raise_exit(signum: int, _frame: Any) -> None:
     raise SystemExit(128 + signum)
+
+
+@contextlib.contextmanager
+def signals_held() -> Iterator[None]:
+    """Run a clean-up that a Ctrl-C or SIGTERM must not cut in half (bcc detaching half its
+    tracepoints, then failing at exit on the other half): such a signal waits for the block to
+    end and is raised then. Only the main thread handles signals; elsewhere this does nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held: list[int] = []
+    before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    before = {s: h for s, h in before.items() if h is not None}  # None: set outside Python
+    for s in before:
+        signal.signal(s, lambda signum, _frame: held.append(signum))
+    try:
+        yield
+    finally:
+        for s, handler in before.items():
+            signal.signal(s, handler)
+        if held:
+            signal.raise_signal(held[0])
