@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import httpx
+from tracer.endpoint import daemon_client
 
 API = "/v1.41"
 
@@ -33,8 +33,7 @@ def run_container(
     socket_path: str, image: str, command: list[str], labels: dict[str, str] | None = None
 ) -> ApiRun:
     """Create, start, wait for, read the logs of, and remove a container through the API."""
-    transport = httpx.HTTPTransport(uds=socket_path)
-    with httpx.Client(transport=transport, base_url="http://docker", timeout=None) as c:
+    with daemon_client(f"unix://{socket_path}", timeout=None) as c:
         r = c.post(
             f"{API}/containers/create",
             json={"Image": image, "Cmd": command, "Labels": labels or {}},

@@ -18,6 +18,7 @@ from tracer.endpoint import (
     CONTAINERD_SOCKET,
     Endpoint,
     current_endpoint,
+    daemon_client,
     inspect_socket_file,
     try_connect,
 )
@@ -135,15 +136,10 @@ def check_daemon(ep: Endpoint, timeout: float = 5.0) -> Check:
             )
         if reach != "ok":
             return Check("daemon", False, why, "", data={"failure": "cannot-connect"})
-        transport = httpx.HTTPTransport(uds=path)
-        base = "http://docker"
-    elif ep.url.startswith("tcp://"):
-        transport = httpx.HTTPTransport()
-        base = "http://" + ep.url.removeprefix("tcp://")
-    else:
+    elif not ep.url.startswith("tcp://"):
         return Check("daemon", False, f"cannot check {ep.url} from here", "")
     try:
-        with httpx.Client(transport=transport, base_url=base, timeout=timeout) as client:
+        with daemon_client(ep.url, timeout=timeout) as client:
             ping = client.get("/_ping")
             if ping.status_code != 200:
                 return Check(

@@ -17,7 +17,7 @@ from collections.abc import Callable
 import httpx
 import psutil
 
-from tracer.endpoint import try_connect
+from tracer.endpoint import daemon_client, try_connect
 from tracer.probes.base import tracefs_root
 
 LABEL = "dockertrace.session"
@@ -46,10 +46,9 @@ def remove_containers(upstream: str, doomed: Callable[[int, float], bool]) -> li
     if not upstream.startswith("unix://"):
         return []
     removed: list[str] = []
-    transport = httpx.HTTPTransport(uds=upstream.removeprefix("unix://"))
     with (
         contextlib.suppress(httpx.HTTPError, ValueError),
-        httpx.Client(transport=transport, base_url="http://docker", timeout=10) as c,
+        daemon_client(upstream, timeout=10) as c,
     ):
         query = {"all": "1", "filters": json.dumps({"label": [LABEL]})}
         for ctr in c.get("/containers/json", params=query).json():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -13,18 +14,29 @@ from typing import Any
 import httpx
 
 from tracer import run_sweep
-from tracer.endpoint import current_endpoint
+from tracer.endpoint import current_endpoint, daemon_client
 from tracer.events import Event, EventSink
 from tracer.proxy.redact import event_argv
 from tracer.record import make_header
 
 SESSION_DIR = "/run/dockertrace"
-SETTLE_S = 0.15  # after a command ends, how long late kernel events (exits) may take to arrive
+SETTLE_S = 0.15  # after a command ends, how long late events may take where none is awaited
+SETTLE_MAX_S = 0.5  # ... and at most, awaiting its exit and the closing of its connections
 
 
-def demo_image() -> str:
-    """alpine where it is here (the article's image), else the offline busybox image."""
-    for image in ("alpine:latest", "dockertrace/busybox:latest"):
+DEMO_IMAGES = ("alpine:latest", "dockertrace/busybox:latest")
+
+
+def demo_image(upstream: str | None = None) -> str:
+    """alpine where it is here (the article's image), else the offline busybox image; asked of
+    the daemon at `upstream` (one API call), or else of the one the docker CLI uses."""
+    if upstream is not None:
+        with contextlib.suppress(httpx.HTTPError, ValueError), daemon_client(upstream, 3) as c:
+            for image in DEMO_IMAGES:
+                if c.get(f"/images/{image}/json").status_code == 200:
+                    return image.removesuffix(":latest")
+        return "alpine"
+    for image in DEMO_IMAGES:
         r = subprocess.run(["docker", "image", "inspect", image], capture_output=True, env=_env())
         if r.returncode == 0:
             return image.removesuffix(":latest")
@@ -42,8 +54,7 @@ def engine_versions(upstream: str) -> dict[str, str]:
     versions: dict[str, str] = {}
     if upstream.startswith("unix://"):
         try:
-            transport = httpx.HTTPTransport(uds=upstream.removeprefix("unix://"))
-            with httpx.Client(transport=transport, base_url="http://docker", timeout=3) as c:
+            with daemon_client(upstream, timeout=3) as c:
                 v = c.get("/version").json()
             versions["docker"] = str(v.get("Version", ""))
             versions["api"] = str(v.get("ApiVersion", ""))
@@ -76,7 +87,11 @@ class LiveSession:
         self.proxy: Any = None
         self.choices: list[Any] = []
         self.versions: dict[str, str] = {}
+        self.default_image = "alpine"  # what demo_image() finds when the session starts
         self.ready_seconds = 0.0
+        self._arrived = threading.Condition(self._lock)
+        self._exited: set[int] = set()  # pids whose exit the probes reported
+        self._open_conns = 0  # connections the proxy saw open and not yet closed
 
     @property
     def backend(self) -> str:
@@ -86,26 +101,39 @@ class LiveSession:
         ev = event_argv(ev)  # `docker run -e DB_PASSWORD=…` as the probes saw it: redacted
         with self._lock:
             self.events.append(ev)
+            if ev.kind == "proc.exit":
+                self._exited.add(ev.pid)
+            elif ev.kind == "conn.accept":
+                self._open_conns += 1
+            elif ev.kind == "conn.close":
+                self._open_conns -= 1
+            self._arrived.notify_all()
         if self.sink is not None:
             self.sink(ev)
 
     def start(self) -> LiveSession:
-        from tracer.probes.base import exit_on_sigterm, start_best
+        from tracer.probes.base import begin_best, exit_on_sigterm, start_best
         from tracer.proxy.server import Proxy
 
         t0 = time.perf_counter()
         exit_on_sigterm()  # SIGTERM unwinds through close() like Ctrl-C
-        run_sweep.sweep(self.upstream, SESSION_DIR)  # what a killed session left behind
-        self.versions = engine_versions(self.upstream)
+        begun = begin_best(forced=self.backend_forced)  # bcc compiles while we go on
         try:
+            # The forwarding process starts (a Python of its own) while bcc compiles; being
+            # older than the probes, it is not traced: its own connects are not the lesson.
+            self.proxy = Proxy(listen=self.listen, upstream=self.upstream, sink=self._collect)
+            self.proxy.start()
+            run_sweep.sweep(self.upstream, SESSION_DIR)  # what a killed session left behind
+            self.versions = engine_versions(self.upstream)
+            self.default_image = demo_image(self.upstream)
             # The best backend that starts; one that fails to (a verifier refusal, say) gives
             # way to the next, and self.choices says why.
             self.source, self.choices = start_best(
-                self._collect, seed_pids=[os.getpid()], forced=self.backend_forced
+                self._collect, [os.getpid()], self.backend_forced, begun=begun
             )
-            self.proxy = Proxy(listen=self.listen, upstream=self.upstream, sink=self._collect)
-            self.proxy.start()
         except BaseException:
+            if self.source is None:
+                begun[0].close()  # prepared, never started (or failed to)
             self.close()
             raise
         self.ready_seconds = time.perf_counter() - t0
@@ -158,16 +186,36 @@ class LiveSession:
     ) -> subprocess.CompletedProcess[bytes]:
         env = _env(DOCKER_HOST=self.docker_host)
         env.pop("DOCKER_CONTEXT", None)
-        kw: dict[str, Any] = {"env": env, "timeout": timeout}
+        kw: dict[str, Any] = {"env": env}
         if capture:
-            kw["capture_output"] = True
+            kw["stdout"] = kw["stderr"] = subprocess.PIPE
         if input is not None:
-            kw["input"] = input
+            kw["stdin"] = subprocess.PIPE
         elif capture:
             kw["stdin"] = subprocess.DEVNULL
-        result = subprocess.run(list(argv), **kw)
-        time.sleep(SETTLE_S)
-        return result
+        with subprocess.Popen(list(argv), **kw) as proc:
+            try:
+                out, err = proc.communicate(input, timeout=timeout)
+            except BaseException:  # a timeout, a Ctrl-C: as subprocess.run() does
+                proc.kill()
+                raise
+        self.settle(proc.pid)
+        return subprocess.CompletedProcess(list(argv), proc.returncode, out, err)
+
+    def settle(self, pid: int) -> None:
+        """Wait until what process `pid` (ended) set off is recorded: the probes' report of its
+        exit, which comes a moment after we see it, and the proxy's of its connections closing;
+        at most SETTLE_MAX_S. The psutil backend does not report exits: SETTLE_S, then."""
+        if self.backend not in ("bcc", "tracefs"):
+            time.sleep(SETTLE_S)
+        reports_exits = self.backend in ("bcc", "tracefs")
+        deadline = time.monotonic() + SETTLE_MAX_S
+        with self._arrived:
+            while (reports_exits and pid not in self._exited) or self._open_conns > 0:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return
+                self._arrived.wait(left)
 
     def close(self) -> None:
         from tracer.probes.base import signals_held

@@ -15,7 +15,7 @@ from tracer.narrate import narrate, to_json
 from tracer.proxy.redact import argv as redact_argv
 from tracer.record import RecordingError, read_recording, write_recording
 from tracer.run_sweep import LABEL, label_args
-from tracer.session import LiveSession, demo_image
+from tracer.session import LiveSession
 
 BUNDLED = "assets/run-echo-hi.jsonl"
 
@@ -29,7 +29,8 @@ def main(argv: list[str]) -> int:
     """Run one of these commands from code (the main job): `main([])` is a live `run`."""
     from tracer.cli import build_parser
 
-    args = build_parser().parse_args(argv or ["run"])
+    argv = argv or ["run"]
+    args = build_parser(argv).parse_args(argv)
     return int(args.func(args))
 
 
@@ -58,10 +59,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     if (why := _need_root()) is not None:
         print(f"dockertrace run: {why}", file=sys.stderr)
         return 2
-    image = args.image or demo_image()
     command = args.command or ["echo", "hi"]
     client = args.client or ("docker" if shutil.which("docker") else "httpx")
     session = _start(args.backend)
+    image = args.image or session.default_image
     try:
         if client == "docker":
             result = session.run_docker(["run", "--rm", *label_args(), image, *command])

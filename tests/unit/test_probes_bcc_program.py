@@ -15,6 +15,7 @@ from tracer.probes.bcc_decode import (
     EXIT_SIGNALED,
     Decoder,
     event_struct,
+    packed_argv,
 )
 from tracer.probes.bcc_probe import (
     ProgramShape,
@@ -115,6 +116,13 @@ def test_exec_record_with_argv() -> None:
     ev = record(EV_EXEC, comm=b"echo", s0=b"/bin/echo", comm2=b"runc:[2:INIT]", argc=2)
     e = decoder().decode(ev, b"echo\0hi\0")
     assert e is not None and e.detail["argv"] == ["echo", "hi"] and e.layer == "container"
+
+
+def test_argv_slots_are_unpacked_entry_by_entry() -> None:
+    """The program writes entry i at i * ARG_LEN; an entry cut at ARG_LEN - 1 bytes stays cut."""
+    slots = b"docker".ljust(8, b"\0") + b"run\0junk".ljust(8, b"\0") + b"1234567\0"
+    assert packed_argv(slots, 8) == b"docker\0run\0" + b"1234567"
+    assert packed_argv(b"", 8) == b""
 
 
 def test_fork_then_exit_by_signal() -> None:

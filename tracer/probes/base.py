@@ -287,25 +287,39 @@ def start_best(
     seed_pids: Sequence[int] = (),
     forced: str | None = None,
     facts: HostFacts | None = None,
+    begun: tuple[EventSource, list[BackendChoice]] | None = None,
 ) -> tuple[EventSource, list[BackendChoice]]:
-    """choose_backend() then start(); without `forced`, a backend that fails to start (a program
-    the verifier refuses, say) gives way to the next one, and its choice says why."""
-    if forced is not None:
-        source, choices = choose_backend(forced, facts=facts)
-        source.start(sink, seed_pids)
-        return source, choices
-    choices = judge(facts or host_facts())
-    for i, choice in enumerate(choices):
-        if not choice.usable:
-            continue
-        source = make_source(choice.name)
+    """choose_backend() (or take what `begun` chose and prepared) then start(); without
+    `forced`, a backend that fails to start (a program the verifier refuses, say) gives way to
+    the next one, and its choice says why."""
+    source, choices = begun or choose_backend(forced, facts=facts)
+    chosen = forced or next(c.name for c in choices if c.usable)
+    i = [c.name for c in choices].index(chosen)
+    while True:
         try:
             source.start(sink, seed_pids)
             return source, choices
         except BackendUnavailable as e:
             source.close()
-            choices[i] = BackendChoice(choice.name, False, str(e))
-    raise BackendUnavailable("no backend could start: " + "; ".join(c.reason for c in choices))
+            if forced is not None:
+                raise
+            choices[i] = BackendChoice(choices[i].name, False, str(e))
+            i = next((n for n in range(i + 1, len(choices)) if choices[n].usable), -1)
+            if i < 0:
+                reasons = "; ".join(c.reason for c in choices)
+                raise BackendUnavailable(f"no backend could start: {reasons}") from e
+            source = make_source(choices[i].name)
+
+
+def begin_best(
+    forced: str | None = None, facts: HostFacts | None = None
+) -> tuple[EventSource, list[BackendChoice]]:
+    """The first half of start_best(): choose, and let the choice prepare in the background
+    (bcc compiles for most of a second) while the caller does its own start-up; then
+    `start_best(sink, seed_pids, forced, begun=...)`. Close the source if you never start it."""
+    source, choices = choose_backend(forced, facts=facts)
+    source.prepare()
+    return source, choices
 
 
 def describe(choices: Iterable[BackendChoice], chosen: str) -> str:

@@ -49,6 +49,13 @@ def event_struct(str_len: int, argc_max: int, arg_len: int) -> type[ctypes.Struc
     return RawEvent
 
 
+def packed_argv(slots: bytes, arg_len: int) -> bytes:
+    """The program's fixed argv slots (entry i at i * arg_len) as NUL-separated entries."""
+    return b"\0".join(
+        slots[i : i + arg_len].split(b"\0", 1)[0] for i in range(0, len(slots), arg_len)
+    )
+
+
 def _s(raw: bytes) -> str:
     return raw.split(b"\0", 1)[0].decode(errors="replace")
 
