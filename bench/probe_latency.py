@@ -105,6 +105,10 @@ def main() -> int:
     for name in results:
         print(f"  p99 ratio {name} / floor: {percentile(results[name], 99) / floor:.2f}x")
     print("target: p99 <= 20 ms")
+    for name in results:
+        if not name.startswith("floor"):
+            p99 = percentile(results[name], 99)
+            print(f"RESULT {name}_delivery_p99_ms {p99:.2f} {floor:.2f} <=20 ms (baseline: floor)")
     return 0
 
 

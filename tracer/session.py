@@ -206,9 +206,9 @@ class LiveSession:
         """Wait until what process `pid` (ended) set off is recorded: the probes' report of its
         exit, which comes a moment after we see it, and the proxy's of its connections closing;
         at most SETTLE_MAX_S. The psutil backend does not report exits: SETTLE_S, then."""
-        if self.backend not in ("bcc", "tracefs"):
-            time.sleep(SETTLE_S)
         reports_exits = self.backend in ("bcc", "tracefs")
+        if not reports_exits:
+            time.sleep(SETTLE_S)
         deadline = time.monotonic() + SETTLE_MAX_S
         with self._arrived:
             while (reports_exits and pid not in self._exited) or self._open_conns > 0:
