@@ -51,6 +51,8 @@ def main() -> int:
     print(f"{'baseline: idle python + textual':<36}{b:>12.2f}")
     print(f"{'app paused (idle)':<36}{idle:>12.2f}  target ≤ 5%")
     print(f"{'app playing at 0.1x (animating)':<36}{playing:>12.2f}")
+    print(f"RESULT tui_idle_cpu_pct {idle:.2f} {b:.2f} <=5% of a core")
+    print(f"RESULT tui_playing_cpu_pct {playing:.2f} {b:.2f} informative (0.1x, animating)")
     return 0
 
 

@@ -12,7 +12,10 @@ import asyncio
 import os
 import statistics
 import sys
+from typing import Any
 
+from rich.console import RenderableType
+from textual.screen import Screen
 from tui_common import ROOT  # noqa: F401  (puts the repo on sys.path)
 
 from tracer.events import Event, monotonic_ns
@@ -39,29 +42,44 @@ def baseline(image: str) -> list[float]:
 
 
 class Measured(DockertraceApp):
-    """The app, noting when each live event is first part of what the screen shows."""
+    """The app, noting when each live event is first part of a frame the screen is sent.
+
+    An event is on screen once the widgets show it (after `_show_live_so_far`, which folds the
+    events received so far into the trace the chain, the steps and the timeline draw) *and* the
+    compositor has rendered the next frame from them (`App._display` is handed that frame; run
+    headless it writes it nowhere, but all the rendering work is done by then)."""
 
     latencies: list[float]
     _counted = 0
 
     def _show_live_so_far(self) -> None:
         super()._show_live_so_far()
-        now = monotonic_ns()
-        for ev in self._live_events[self._counted :]:
-            self.latencies.append((now - ev.time_ns) / 1e6)
+        self._unpainted.extend(self._live_events[self._counted :])
         self._counted = len(self._live_events)
 
+    def _display(self, screen: Screen[Any], renderable: RenderableType | None) -> None:
+        super()._display(screen, renderable)
+        if renderable is not None and self._unpainted:
+            now = monotonic_ns()
+            self.latencies += [(now - ev.time_ns) / 1e6 for ev in self._unpainted]
+            self._unpainted.clear()
 
-async def through_app() -> list[float]:
+    @property
+    def never_shown(self) -> int:
+        """Events that reached the app but were not drawn live (only in the replay after it)."""
+        return len(self._live_events) - len(self.latencies)
+
+
+async def through_app() -> tuple[list[float], int]:
     app = Measured(Loaded(empty_trace()), mode="live", live_reason=None, animate=False)
-    app.latencies = []
+    app.latencies, app._unpainted = [], []
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("g")
         for _ in range(600):
             await pilot.pause(0.1)
             if app.query_one(Banner).notice.startswith(("docker exited", "Live run failed")):
                 break
-    return app.latencies
+    return app.latencies, app.never_shown
 
 
 def main() -> int:
@@ -74,15 +92,22 @@ def main() -> int:
     image = demo_image()
     base: list[float] = []
     shown: list[float] = []
+    never = 0
     for _ in range(args.runs):
         base += baseline(image)
-        shown += asyncio.run(through_app())
+        latencies, missed = asyncio.run(through_app())
+        shown += latencies
+        never += missed
     print(f"{args.runs} runs of docker run --rm {image} echo hi; latency in ms")
     print(f"{'':<34}{'events':>8}{'p50':>9}{'p99':>9}")
     for name, values in (("baseline: at the session's sink", base), ("app: on screen", shown)):
         print(f"{name:<34}{len(values):>8}{pct(values, 0.5):>9.1f}{pct(values, 0.99):>9.1f}")
     print(f"p99 ratio app/baseline: {pct(shown, 0.99) / pct(base, 0.99):.2f}  target p99 ≤ 50 ms")
     print(f"mean app latency: {statistics.mean(shown):.1f} ms")
+    print(f"events that reached the app but were never drawn live: {never}")
+    print(f"RESULT tui_live_p99_ms {pct(shown, 0.99):.1f} {pct(base, 0.99):.1f} <=50 ms")
+    print(f"RESULT tui_live_p50_ms {pct(shown, 0.5):.1f} {pct(base, 0.5):.1f} informative")
+    print(f"RESULT tui_live_not_drawn {never} - 0 (events only seen in the replay)")
     return 0
 
 

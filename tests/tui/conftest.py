@@ -63,10 +63,10 @@ def settled(app: DockertraceApp) -> bool:
         return not detail._scheduled
     if not table.row_count or detail._scheduled:
         return False
-    row_key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+    row_key = table.cursor_key
     events = app.loaded.trace.events
     drawn = detail.event is events[position] and detail.scroll_y == 0
-    return row_key == str(position) and drawn
+    return row_key == position and drawn
 
 
 async def settle(pilot: Any, timeout: float = 10.0) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -11,6 +12,7 @@ from textual import on
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer
@@ -40,7 +42,7 @@ class DockertraceApp(LiveRuns, App[None]):
 
     CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses live elsewhere
     TITLE = "dockertrace"
-    AUTO_FOCUS = "Timeline DataTable"
+    AUTO_FOCUS = "Timeline EventTable"
     BINDINGS: ClassVar[list[BindingType]] = list(KEYS)
 
     def __init__(
@@ -73,9 +75,29 @@ class DockertraceApp(LiveRuns, App[None]):
         self._live_events: list[Event] = []
         self._live_header: dict[str, Any] = {}
         self._live_dirty = False  # events arrived that the screen does not show yet
-        self._next_fold = 0.0  # perf_counter time before which no new fold starts
+        self._next_fold = 0.0  # perf_counter time before which no new live fold starts
+        self._gc_paused = False  # run() paused the garbage collector until the first frame
 
     # -- building ------------------------------------------------------------------------------
+    def run(self, *args: Any, **kwargs: Any) -> None:
+        # Start-up makes tens of thousands of objects that live as long as the app (styles,
+        # widgets, the trace); collecting garbage among them before the first frame is wasted
+        # work, and walking them again at every later full collection costs a frame. So: no
+        # collection until the first frame, then they are frozen out of the collector's sight.
+        self._gc_paused = gc.isenabled()
+        gc.disable()
+        try:
+            return super().run(*args, **kwargs)
+        finally:
+            if self._gc_paused:
+                gc.enable()
+
+    def on_ready(self) -> None:
+        if self._gc_paused:
+            self._gc_paused = False
+            gc.freeze()
+            gc.enable()
+
     def compose(self) -> ComposeResult:
         yield Banner(id="banner")
         yield ChainView(id="chain")
@@ -146,19 +168,19 @@ class DockertraceApp(LiveRuns, App[None]):
         return min(1.0, (self.clock() - self._hop_began) / max(0.05, min(travel, 1.5)))
 
     def _tick(self) -> None:
-        if self._live_dirty and time.perf_counter() >= self._next_fold:
-            # fold once per frame, but never spend more than a fifth of the time folding
-            # (a busy machine's unrelated events can make a live run's list long)
-            self._live_dirty = False
-            began = time.perf_counter()
-            self._show_live_so_far()
-            self._next_fold = began + 5 * (time.perf_counter() - began)
+        try:
+            self._advance()
+        except NoMatches:  # the app is shutting down and its widgets are gone
+            if self._ticker is not None:
+                self._ticker.stop()
+
+    def _advance(self) -> None:
         if self.player.tick():
             self.refresh_scene()
         elif self.motion:
             self.query_one(ChainView).phase = self._phase()
         still = not self.player.playing and (not self.motion or self._phase() >= 1.0)
-        if still and not self._live_dirty:
+        if still:
             if self._ticker is not None:
                 self._ticker.pause()  # nothing moves: no CPU while idle
             self.query_one(Banner).pace = self._pace()

@@ -81,9 +81,27 @@ class ChainView(Widget):
 
         box: Box
 
-    scene: reactive[Scene | None] = reactive(None)
     # Where the token is along the active hop: 0 at its source, 1 at its destination.
     phase: reactive[float] = reactive(0.5)
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._scene: Scene | None = None
+        self._drawn: object = None  # what the boxes and the hop line showed when last drawn
+
+    @property
+    def scene(self) -> Scene | None:
+        return self._scene
+
+    @scene.setter
+    def scene(self, scene: Scene | None) -> None:
+        # most events change no box and no hop (a live run's list grows by hundreds of them):
+        # those do not cost a repaint
+        self._scene = scene
+        drawn = None if scene is None else (scene.boxes, scene.hop, scene.position < 0)
+        if drawn != self._drawn:
+            self._drawn = drawn
+            self.refresh()
 
     def box_at(self, x: int) -> Box | None:
         """The box drawn at column x, if any."""

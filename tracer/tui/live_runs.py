@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from functools import partial
 from typing import Any, Protocol
@@ -18,6 +19,7 @@ from tracer.tui.source import Loaded, fold_events
 
 # why live runs are impossible here (None: they are possible), or a function that finds out
 LiveReason = str | Callable[[], str | None] | None
+FOLD_SHARE = 0.5  # the most of the UI thread's time that folding a live run may take
 
 
 class _Host(Protocol):
@@ -30,6 +32,7 @@ class _Host(Protocol):
     _live_events: list[Event]
     _live_header: dict[str, Any]
     _live_dirty: bool
+    _next_fold: float
 
     def query_one(self, selector: type[Banner]) -> Banner: ...
     def show_loaded(self, loaded: Loaded, mode: str, notice: str, paused: bool = False) -> None: ...
@@ -37,6 +40,10 @@ class _Host(Protocol):
     def _wake(self) -> None: ...
     def _start_live(self, args: list[str] | None) -> None: ...
     def _typed(self, text: str | None) -> None: ...
+    def _fold_live(self) -> None: ...
+    def _show_live_so_far(self) -> None: ...
+    def call_later(self, callback: Any, *args: Any) -> bool: ...
+    def set_timer(self, delay: float, callback: Any) -> Any: ...
     def post_message(self, message: Message) -> bool: ...
     def push_screen(self, screen: Any, callback: Any = None) -> Any: ...
     def notify(self, message: str, *, severity: Any = "information") -> None: ...
@@ -85,9 +92,25 @@ class LiveRuns:
         self.show_loaded(Loaded(fold_events([], "")), "live", text)
 
     def on_live_event(self: _Host, message: live.LiveEvent) -> None:
-        # shown at the next frame: one fold per frame however fast events pour in
         self._live_events.append(message.event)
-        self._live_dirty = True
+        if not self._live_dirty:
+            # folded once the events already queued behind this one are in: one fold a burst
+            self._live_dirty = True
+            self.call_later(self._fold_live)
+
+    def _fold_live(self: _Host) -> None:
+        if not self._live_dirty:
+            return  # the run ended (or a new one began) before this fold
+        wait = self._next_fold - time.perf_counter()
+        if wait > 0:
+            self.set_timer(wait, self._fold_live)
+            return
+        self._live_dirty = False
+        began = time.perf_counter()
+        self._show_live_so_far()
+        # a busy machine's unrelated events can make a run's list long and each fold slow:
+        # never spend more than FOLD_SHARE of the time folding
+        self._next_fold = began + (time.perf_counter() - began) / FOLD_SHARE
         self._wake()
 
     def _show_live_so_far(self: _Host) -> None:

@@ -89,20 +89,27 @@ class StepList(VerticalScroll):
         yield Static(id="story")
 
     def _style(self, name: str) -> Style:
+        if name == "bold":
+            return Style(bold=True)
         return self.get_component_rich_style(f"step-list--{name}")
 
     def show(self, trace: Trace, scene: Scene) -> None:
-        # redraw only when what is drawn changes: most events do not change a step
-        key = (id(trace), scene.steps, len(checks_shown(trace, scene)), scene.finished)
-        if key == self._drawn:
-            return
+        # redraw only when what is drawn changes: most events change no step and no story
         self.trace = trace
         self.scene = scene
-        self._drawn = key if self.is_mounted else None
-        if self.is_mounted:
-            # seven rows, always: no layout pass for the table
-            self.query_one("#steps", Static).update(self._table(), layout=False)
-            self.query_one("#story", Static).update(self._story())
+        if not self.is_mounted:
+            self._drawn = None
+            return
+        story = self._story_lines()
+        key = (scene.steps, story)
+        if key == self._drawn:
+            return
+        self._drawn = key
+        # seven rows, always: no layout pass for the table
+        self.query_one("#steps", Static).update(self._table(), layout=False)
+        self.query_one("#story", Static).update(
+            Group(*(Text(text, self._style(style) if style else "") for text, style in story))
+        )
 
     def on_mount(self) -> None:
         if self.scene is not None:
@@ -130,30 +137,28 @@ class StepList(VerticalScroll):
             )
         return table
 
-    def _story(self) -> RenderableType:
+    def _story_lines(self) -> tuple[tuple[str, str], ...]:
+        """The story under the table: (text, style) lines; a style is bold or a component's."""
         scene = self.scene
         if scene is None or self.trace is None:
-            return Text("")
-        parts: list[RenderableType] = [Text("")]
+            return ()
+        lines: list[tuple[str, str]] = [("", "")]
         number = scene.current_step
         if number is not None:
             step = self.trace.step(number)
-            parts.append(Text(f"Step {number}: {step.title}", "bold"))
-            for line in (step.summary, *step.facts):
-                if line:
-                    parts.append(Text(short_ids(line)))
+            lines.append((f"Step {number}: {step.title}", "bold"))
+            lines += [(short_ids(line), "") for line in (step.summary, *step.facts) if line]
             if step.error:
-                parts.append(Text(f"failed: {step.error}", self._style("missing")))
+                lines.append((f"failed: {step.error}", "missing"))
         elif scene.position < 0:
-            parts.append(Text("Before the first event. space plays, n steps.", self._style("dim")))
+            lines.append(("Before the first event. space plays, n steps.", "dim"))
         for st in scene.steps:
             if st.shown in ("missing", "skipped"):
                 reason = self.trace.step(st.number).reason or "no evidence"
-                parts.append(Text(f"Step {st.number} {st.shown}: {reason}", self._style(st.shown)))
+                lines.append((f"Step {st.number} {st.shown}: {reason}", st.shown))
         for check in checks_shown(self.trace, scene):
-            note = short_ids("Reality check: " + check_text(check))
-            parts.append(Text(note, self._style("check")))
+            lines.append((short_ids("Reality check: " + check_text(check)), "check"))
         if scene.finished and self.trace.container and self.trace.container.output:
             out = self.trace.container.output.rstrip("\n")
-            parts.append(Text(f"Output: {out}", "bold"))
-        return Group(*parts)
+            lines.append((f"Output: {out}", "bold"))
+        return tuple(lines)

@@ -8,13 +8,13 @@ from dataclasses import dataclass
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.coordinate import Coordinate
 from textual.message import Message
-from textual.widgets import DataTable, Input, Static
+from textual.widgets import Input, Static
 
 from tracer.events import Event
 from tracer.trace import Trace
 from tracer.tui.describe import describe
+from tracer.tui.event_table import Column, EventTable, Row
 
 LAYER_ORDER: tuple[str, ...] = (
     "cli",
@@ -59,7 +59,7 @@ class Timeline(Vertical):
     Timeline #filter { width: auto; padding: 0 1; color: $text-muted; }
     Timeline Input { border: none; height: 1; width: 1fr; padding: 0 1; background: $boost; }
     Timeline Input:focus { border: none; background: $accent 25%; }
-    Timeline DataTable { height: 1fr; scrollbar-size-vertical: 1; overflow-x: hidden; }
+    Timeline EventTable { height: 1fr; scrollbar-size-vertical: 1; overflow-x: hidden; }
     """
 
     @dataclass
@@ -86,21 +86,14 @@ class Timeline(Vertical):
         with Horizontal():
             yield Static(self._filter_text(), id="filter")
             yield Input(placeholder="/ search events", id="search")
-        table: DataTable[str] = DataTable(cursor_type="row", zebra_stripes=True)
-        yield table
-
-    def on_mount(self) -> None:
-        table = self.query_one(DataTable)
-        table.add_column("+ms", key="t", width=6)
-        table.add_column("layer", key="layer", width=9)
-        table.add_column("what", key="what")
+        yield EventTable([Column("+ms", 6), Column("layer", 9), Column("what", None)])
 
     def _filter_text(self) -> str:
         return f"layer: {self.layer_filter} (l)"
 
     @property
-    def table(self) -> DataTable[str]:
-        return self.query_one(DataTable)
+    def table(self) -> EventTable:
+        return self.query_one(EventTable)
 
     def show(self, trace: Trace, position: int) -> None:
         """Show the events up to `position`, adding rows when it only moved forward."""
@@ -110,11 +103,16 @@ class Timeline(Vertical):
         self._trace = trace
         start = self._played + 1
         self._played = position
-        for i in range(start, position + 1):
-            ev = trace.events[i]
-            if matches(ev, self.layer_filter, self.search_text):
-                self._add(trace, i, ev)
-        self.call_after_refresh(self._follow, position)
+        table = self.table
+        table.add_rows(
+            [
+                self._row(trace, i, trace.events[i])
+                for i in range(start, position + 1)
+                if matches(trace.events[i], self.layer_filter, self.search_text)
+            ]
+        )
+        # the cursor follows the playhead now, so the next frame shows the newest row
+        table.move_cursor(table.row_of(position) if table.row_count else -1)
 
     def _extends(self, trace: Trace) -> bool:
         """Whether `trace` only adds events after the rows shown (a live run growing)."""
@@ -127,25 +125,10 @@ class Timeline(Vertical):
             for a, b in zip(old.events[:n], trace.events[:n], strict=True)
         )
 
-    def _add(self, trace: Trace, i: int, ev: Event) -> None:
+    @staticmethod
+    def _row(trace: Trace, i: int, ev: Event) -> Row:
         offset = (ev.time_ns - trace.start_ns) / 1e6
-        self.table.add_row(
-            f"{offset:6.1f}",
-            ev.layer,
-            describe(ev),
-            key=str(i),
-        )
-
-    def _follow(self, position: int) -> None:
-        table = self.table
-        if not table.row_count:
-            return
-        row = table.row_count - 1
-        for r in range(table.row_count - 1, -1, -1):
-            if int(table.coordinate_to_cell_key(Coordinate(r, 0)).row_key.value or -1) <= position:
-                row = r
-                break
-        table.move_cursor(row=row, animate=False)
+        return Row(i, (f"{offset:6.1f}", ev.layer, describe(ev)))
 
     def refilter(self) -> None:
         trace, played = self._trace, self._played
@@ -176,14 +159,12 @@ class Timeline(Vertical):
     def _search_done(self) -> None:
         self.table.focus()
 
-    @on(DataTable.RowHighlighted)
-    def _highlighted(self, message: DataTable.RowHighlighted) -> None:
+    @on(EventTable.Highlighted)
+    def _highlighted(self, message: EventTable.Highlighted) -> None:
         message.stop()
-        if message.row_key.value is not None:
-            self.post_message(self.Chosen(int(message.row_key.value)))
+        self.post_message(self.Chosen(message.index))
 
-    @on(DataTable.RowSelected)
-    def _selected(self, message: DataTable.RowSelected) -> None:
+    @on(EventTable.Selected)
+    def _selected(self, message: EventTable.Selected) -> None:
         message.stop()
-        if message.row_key.value is not None:
-            self.post_message(self.Seek(int(message.row_key.value)))
+        self.post_message(self.Seek(message.index))
