@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 from rich.console import Group, RenderableType
@@ -16,7 +17,11 @@ from tracer.events import Event
 from tracer.trace import Trace
 from tracer.tui.describe import argv_text, describe, excerpt_text
 
-DRAW_DELAY_S = 0.08  # a burst of events at speed draws the pane once, with the last one
+# A burst of events (playing fast, a live run) draws the pane once, with the last one: it waits
+# until no new event came for DRAW_DELAY_S, or DRAW_AT_MOST_S after the first of the burst.
+# Drawing it (pretty JSON, a new height, so a new layout) costs a frame of its own.
+DRAW_DELAY_S = 0.08
+DRAW_AT_MOST_S = 1.0
 # detail keys shown in their own rows; the rest are listed under "more"
 SHOWN = {
     "flags",
@@ -110,6 +115,7 @@ class DetailPane(VerticalScroll):
         self.event: Event | None = None
         self._trace: Trace | None = None
         self._scheduled = False
+        self._shown_at = self._burst_began = 0.0
 
     def compose(self) -> ComposeResult:
         yield Static(Text("No event selected yet.", "dim"), id="body")
@@ -120,9 +126,19 @@ class DetailPane(VerticalScroll):
             return
         self.event = ev
         self._trace = trace
+        self._shown_at = time.monotonic()
         if not self._scheduled:
             self._scheduled = True
-            self.set_timer(DRAW_DELAY_S, self._draw)
+            self._burst_began = self._shown_at
+            self.set_timer(DRAW_DELAY_S, self._draw_when_quiet)
+
+    def _draw_when_quiet(self) -> None:
+        now = time.monotonic()
+        quiet_in = self._shown_at + DRAW_DELAY_S - now
+        if quiet_in > 0 and now - self._burst_began < DRAW_AT_MOST_S:
+            self.set_timer(quiet_in, self._draw_when_quiet)
+            return
+        self._draw()
 
     def _draw(self) -> None:
         self._scheduled = False

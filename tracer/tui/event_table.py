@@ -8,7 +8,7 @@ segments, so appending a row costs the same however long the table is.
 
 from __future__ import annotations
 
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from typing import ClassVar, NamedTuple
 
@@ -108,6 +108,17 @@ class EventTable(ScrollView, can_focus=True):
         self._keys.clear()
         self.cursor_row = -1
         self._announced = None
+        self._resize()
+
+    def truncate(self, key: int) -> None:
+        """Drop the rows of events from index `key` on."""
+        keep = bisect_left(self._keys, key)
+        if keep == len(self.rows):
+            return
+        del self.rows[keep:], self._keys[keep:]
+        if self.cursor_row >= keep:
+            self.cursor_row = -1
+            self._announced = None
         self._resize()
 
     def add_rows(self, rows: list[Row]) -> None:

@@ -99,10 +99,15 @@ def choices_text(session: Any) -> str:
     return " ".join(describe(session.choices, session.backend).split())
 
 
-def run_live(args: list[str], post: Callable[[Message], object]) -> None:
-    """Blocking: start a session, run `docker ARGS` through it, post every event and the end.
-    Meant for a thread worker; `post` must be thread-safe (Textual's post_message is)."""
+def run_live(args: list[str] | None, post: Callable[[Message], object]) -> None:
+    """Blocking: start a session, run `docker ARGS` (None: the default command) through it,
+    post every event and the end. Meant for a thread worker, so that importing the session and
+    finding the image keep off the UI thread; `post` must be thread-safe (post_message is)."""
     from tracer.session import LiveSession
+
+    if args is None:
+        args = default_command()
+    warm_up()
 
     def sink(ev: Event) -> None:
         post(LiveEvent(ev))
@@ -125,6 +130,14 @@ def run_live(args: list[str], post: Callable[[Message], object]) -> None:
         post(LiveFailed(f"{type(e).__name__}: {e}", list(getattr(session, "events", []))))
     finally:
         session.close()
+
+
+def warm_up() -> None:
+    """Import what the detail pane needs for a body (pygments' JSON lexer) here, in the
+    worker, rather than on the UI thread in the middle of the run's first events."""
+    from rich.syntax import Syntax
+
+    Syntax("{}", "json").lexer  # noqa: B018  (the property loads the lexer)
 
 
 def _text(data: object) -> str:

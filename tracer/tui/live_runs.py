@@ -82,7 +82,7 @@ class LiveRuns:
             return
         self._live_events.clear()
         banner.notice = "Starting the proxy and the probes…"
-        work = partial(live.run_live, args or live.default_command(), self.post_message)
+        work = partial(live.run_live, args, self.post_message)
         self.run_worker(work, thread=True, exclusive=True, group="live")
 
     def on_live_started(self: _Host, message: live.LiveStarted) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import ClassVar
 
 from rich.console import Group, RenderableType
@@ -26,6 +27,7 @@ SHORT_TITLES: dict[int, str] = {
     6: "kernel runs it",
     7: "output comes back",
 }
+STORY_EVERY_S = 0.25  # while a live run grows, the story under the steps is redrawn this often
 ICONS = {"observed": "✓", "skipped": "↷", "missing": "✗", "pending": "·"}
 
 
@@ -81,7 +83,10 @@ class StepList(VerticalScroll):
         super().__init__(id=id)
         self.trace = trace
         self.scene: Scene | None = None
-        self._drawn: object = None
+        self._drawn: object = None  # the step rows drawn
+        self._story_drawn: object = None  # the story lines drawn, and when
+        self._story_at = 0.0
+        self._story_later = False  # a story draw is scheduled
         self.border_title = "Steps"
 
     def compose(self) -> ComposeResult:
@@ -94,19 +99,34 @@ class StepList(VerticalScroll):
         return self.get_component_rich_style(f"step-list--{name}")
 
     def show(self, trace: Trace, scene: Scene) -> None:
-        # redraw only when what is drawn changes: most events change no step and no story
+        # redraw only what changed: most events change no step and no story
+        grown = trace is not self.trace  # a live run's new fold (or another trace)
         self.trace = trace
         self.scene = scene
         if not self.is_mounted:
-            self._drawn = None
+            self._drawn = self._story_drawn = None
             return
+        if scene.steps != self._drawn:
+            self._drawn = scene.steps
+            # seven rows, always: no layout pass for the table
+            self.query_one("#steps", Static).update(self._table(), layout=False)
+            self._draw_story()
+        elif grown and time.monotonic() < self._story_at + STORY_EVERY_S:
+            # the same step while a live run grows: its facts ("seen in N events") change at
+            # every fold, and a new story is a new layout; draw it a few times a second
+            if not self._story_later:
+                self._story_later = True
+                self.set_timer(STORY_EVERY_S, self._draw_story)
+        else:
+            self._draw_story()
+
+    def _draw_story(self) -> None:
+        self._story_later = False
         story = self._story_lines()
-        key = (scene.steps, story)
-        if key == self._drawn:
+        if story == self._story_drawn:
             return
-        self._drawn = key
-        # seven rows, always: no layout pass for the table
-        self.query_one("#steps", Static).update(self._table(), layout=False)
+        self._story_drawn = story
+        self._story_at = time.monotonic()
         self.query_one("#story", Static).update(
             Group(*(Text(text, self._style(style) if style else "") for text, style in story))
         )

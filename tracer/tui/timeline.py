@@ -97,13 +97,20 @@ class Timeline(Vertical):
 
     def show(self, trace: Trace, position: int) -> None:
         """Show the events up to `position`, adding rows when it only moved forward."""
-        if (trace is not self._trace and not self._extends(trace)) or position < self._played:
+        table = self.table
+        if position < self._played:
             self._played = -1
-            self.table.clear()
+            table.clear()
+        elif trace is not self._trace:
+            # a live run's trace grows at its end, but an event can arrive late and land
+            # before others: keep the rows up to the first event that differs
+            same = self._same_prefix(trace)
+            if same <= self._played:
+                table.truncate(same)
+                self._played = same - 1
         self._trace = trace
         start = self._played + 1
         self._played = position
-        table = self.table
         table.add_rows(
             [
                 self._row(trace, i, trace.events[i])
@@ -114,16 +121,17 @@ class Timeline(Vertical):
         # the cursor follows the playhead now, so the next frame shows the newest row
         table.move_cursor(table.row_of(position) if table.row_count else -1)
 
-    def _extends(self, trace: Trace) -> bool:
-        """Whether `trace` only adds events after the rows shown (a live run growing)."""
+    def _same_prefix(self, trace: Trace) -> int:
+        """How many of the events shown are the same, in the same places, in `trace`."""
         old = self._trace
-        n = self._played + 1
-        if old is None or len(trace.events) < n or len(old.events) < n:
-            return False
-        return all(
-            (a.time_ns, a.kind, a.pid) == (b.time_ns, b.kind, b.pid)
-            for a, b in zip(old.events[:n], trace.events[:n], strict=True)
-        )
+        if old is None or old.start_ns != trace.start_ns:  # every row's +ms would change
+            return 0
+        n = min(self._played + 1, len(trace.events), len(old.events))
+        for i in range(n):
+            a, b = old.events[i], trace.events[i]
+            if a is not b and (a.time_ns, a.kind, a.pid) != (b.time_ns, b.kind, b.pid):
+                return i
+        return n
 
     @staticmethod
     def _row(trace: Trace, i: int, ev: Event) -> Row:
