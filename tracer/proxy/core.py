@@ -12,21 +12,19 @@ container has no TTY. HTTP/2 (prior knowledge or h2c) is only counted.
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass
 from typing import Any
 
 import h11
 
 from tracer.events import Event, Layer
 from tracer.proxy import redact
-from tracer.proxy.exchange import FRAME_EXCERPT, Exchange, split_target, text
+from tracer.proxy.exchange import FRAME_EXCERPT, Exchange, split_target
 from tracer.proxy.frames import FrameDecoder, looks_multiplexed
 from tracer.proxy.peer import Peer
+from tracer.proxy.rawpipe import C2D, D2C, RawPipe, emit_frame
 from tracer.proxy.ttybook import TtyBook, is_hijack_endpoint
 
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
-C2D = "client->daemon"
-D2C = "daemon->client"
 MAX_HEAD = 1024 * 1024  # Go's net/http accepts 1 MiB of headers; h11's default is 16 KiB
 RAW_STREAM_TYPES = (
     "application/vnd.docker.raw-stream",
@@ -35,18 +33,6 @@ RAW_STREAM_TYPES = (
 # What the h11 twins are told: only the headers that change how the conversation goes on
 # (keep-alive, upgrades). Bodies' framing is left out, since their bytes are not replayed.
 _STATE_HEADERS = (b"host", b"connection", b"upgrade")
-
-
-@dataclass
-class RawPipe:
-    """An upgraded connection: which exchange it came from and how to read its bytes."""
-
-    seq: int
-    protocol: str
-    tty: bool | None  # None until the first daemon bytes show it
-    t_upgrade: int
-    frames: FrameDecoder
-    announced: bool = False
 
 
 def _header(headers: h11._headers.Headers, name: bytes) -> str:
@@ -110,8 +96,8 @@ class ConnectionCore:
                 self._req_mark = t
             self._req.receive_data(data)
             self._pump(t)
-        elif self.mode == "raw":
-            self._raw_data(C2D, data, t)
+        elif self.mode == "raw" and self._raw is not None:
+            self._raw.data(self._emit, C2D, data, t)
         elif self.mode == "h2":
             self._h2[0] += len(data)
         return self._take()
@@ -124,8 +110,8 @@ class ConnectionCore:
                 self._resp_mark = t
             self._resp.receive_data(data)
             self._pump(t)
-        elif self.mode == "raw":
-            self._raw_data(D2C, data, t)
+        elif self.mode == "raw" and self._raw is not None:
+            self._raw.data(self._emit, D2C, data, t)
         elif self.mode == "h2":
             self._h2[1] += len(data)
         return self._take()
@@ -153,7 +139,7 @@ class ConnectionCore:
         if self._inflight is not None and self._inflight.status is not None:
             self._response_done(self._inflight, t, complete=False)
         if self._raw is not None and not self._raw.announced:
-            self._announce(self._raw, tty=False)
+            self._raw.announce(self._emit, tty=False)
         if self.mode == "h2":
             self._emit("h2.stream", t, seq=self._h2[2], bytes_in=self._h2[0], bytes_out=self._h2[1])
         self._emit("conn.close", t, bytes_in=self.bytes_in, bytes_out=self.bytes_out, reason=reason)
@@ -405,7 +391,7 @@ class ConnectionCore:
         else:
             pieces = [("raw", len(data), data[:FRAME_EXCERPT])]
         for stream, size, head in pieces:
-            self._frame(x.seq, D2C, stream, size, head, t)
+            emit_frame(self._emit, x.seq, D2C, stream, size, head, t)
         if x.json_lines is not None:
             self._scan_for_errors(x, data, t)
 
@@ -429,48 +415,11 @@ class ConnectionCore:
         self._raw = pipe = RawPipe(x.seq, protocol, tty, t, FrameDecoder(FRAME_EXCERPT))
         self.mode = "raw"
         if tty is not None:
-            self._announce(pipe, tty)
+            pipe.announce(self._emit, tty)
         if daemon_rest:
-            self._raw_data(D2C, daemon_rest, t)
+            pipe.data(self._emit, D2C, daemon_rest, t)
         if client_rest:
-            self._raw_data(C2D, client_rest, self._t_client)
-
-    def _announce(self, pipe: RawPipe, tty: bool) -> None:
-        pipe.tty, pipe.announced = tty, True
-        self._emit(
-            "http.upgrade",
-            pipe.t_upgrade,
-            layer="dockerd",
-            seq=pipe.seq,
-            protocol=pipe.protocol,
-            tty=tty,
-        )
-
-    def _raw_data(self, direction: str, data: bytes, t: int) -> None:
-        pipe = self._raw
-        assert pipe is not None
-        if direction == C2D:
-            self._frame(pipe.seq, C2D, "stdin", len(data), data[:FRAME_EXCERPT], t)
-            return
-        if not pipe.announced:
-            self._announce(pipe, tty=not looks_multiplexed(data))
-        if pipe.tty:
-            self._frame(pipe.seq, D2C, "raw", len(data), data[:FRAME_EXCERPT], t)
-        else:
-            for stream, size, head in pipe.frames.feed(data):
-                self._frame(pipe.seq, D2C, stream, size, head, t)
-
-    def _frame(self, seq: int, direction: str, stream: str, size: int, head: bytes, t: int) -> None:
-        self._emit(
-            "stream.frame",
-            t,
-            layer="cli" if direction == C2D else "dockerd",
-            seq=seq,
-            direction=direction,
-            stream=stream,
-            size=size,
-            excerpt=text(head, FRAME_EXCERPT),
-        )
+            pipe.data(self._emit, C2D, client_rest, self._t_client)
 
     # -- what cannot be followed ----------------------------------------------------------
 
