@@ -147,7 +147,7 @@ def _fold_run(run: Run, backend: str) -> Trace:
     runc_creates = [
         e
         for e in of_kind(kernel, "proc.exec")
-        if is_runc(e) and "create" in [str(a) for a in e.detail.get("argv", [])]
+        if is_runc(e) and "create" in [str(a) for a in e.detail.get("argv") or []]
     ]
     shim_forks = [e for e in of_kind(kernel, "proc.fork") if e.layer == "containerd"]
     s4 = sorted(shim_forks + shim_execs + runc_creates, key=lambda e: e.time_ns)

@@ -76,11 +76,8 @@ def _lineage(kernel: Sequence[Event], roots: set[int]) -> set[int]:
 
 def _container_roots(kernel: Sequence[Event], cid: str) -> set[int]:
     """Processes that name the container in their argv: its shims and runc invocations."""
-    return {
-        ev.pid
-        for ev in kernel
-        if ev.kind == "proc.exec" and cid and any(cid in str(a) for a in ev.detail.get("argv", []))
-    }
+    execs = [ev for ev in kernel if ev.kind == "proc.exec" and cid]
+    return {ev.pid for ev in execs if any(cid in str(a) for a in ev.detail.get("argv") or [])}
 
 
 def gather(events: Sequence[Event]) -> list[Run]:
@@ -178,7 +175,7 @@ def is_ns_flags(ev: Event) -> bool:
 
 
 def is_runc(ev: Event) -> bool:
-    argv = [str(a) for a in ev.detail.get("argv", [])]
+    argv = [str(a) for a in ev.detail.get("argv") or []]
     return (
         ev.layer == "runc" or ev.comm in RUNC_HELPERS or (bool(argv) and argv[0].endswith("runc"))
     )
@@ -189,7 +186,7 @@ def command_exec(kernel: Sequence[Event]) -> Event | None:
     for ev in kernel:
         if ev.kind != "proc.exec" or ev.layer in ("cli", "dockerd", "containerd", "shim"):
             continue
-        argv = [str(a) for a in ev.detail.get("argv", [])]
+        argv = [str(a) for a in ev.detail.get("argv") or []]
         filename = str(ev.detail.get("filename", ""))
         if ev.layer == "container":
             return ev

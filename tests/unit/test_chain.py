@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -149,3 +150,17 @@ def test_narration_and_json_agree(echo_hi: list[Event]) -> None:
 def test_events_out_of_order_fold_the_same(echo_hi: list[Event]) -> None:
     shuffled = list(reversed(echo_hi))
     assert to_json(fold(shuffled)) == to_json(fold(echo_hi))
+
+
+def test_an_unreadable_argv_folds_without_it(echo_hi: list[Event]) -> None:
+    """tracefs cannot always read a command line (the process was gone): argv is None then."""
+    blind = [
+        replace(e, detail={**e.detail, "argv": None, "unreadable": ["argv"]})
+        if e.kind == "proc.exec"
+        else e
+        for e in echo_hi
+    ]
+    trace = fold(blind, backend="tracefs")
+    assert trace.container is not None and trace.container.output == "hi\n"
+    assert [trace.step(n).status for n in (1, 2, 3, 7)] == ["observed"] * 4
+    assert "observed" in narrate(trace) or "✓" in narrate(trace)
