@@ -22,6 +22,7 @@ from tracer.events import Event, monotonic_ns
 from tracer.session import LiveSession, demo_image
 from tracer.tui.app import DockertraceApp
 from tracer.tui.banner import Banner
+from tracer.tui.live import LiveEvent
 from tracer.tui.source import Loaded, empty_trace
 
 
@@ -51,6 +52,11 @@ class Measured(DockertraceApp):
 
     latencies: list[float]
     _counted = 0
+    _received = 0  # every live event posted to the app, even one after the run's end
+
+    def on_live_event(self, message: LiveEvent) -> None:
+        self._received += 1
+        super().on_live_event(message)
 
     def _show_live_so_far(self) -> None:
         super()._show_live_so_far()
@@ -67,7 +73,7 @@ class Measured(DockertraceApp):
     @property
     def never_shown(self) -> int:
         """Events that reached the app but were not drawn live (only in the replay after it)."""
-        return len(self._live_events) - len(self.latencies)
+        return self._received - len(self.latencies)
 
 
 async def through_app() -> tuple[list[float], int]:

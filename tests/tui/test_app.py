@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from textual.widgets import Input, Static
+from rich.console import RenderableType
+from textual.message import Message
+from textual.widgets import Input
 
 from tests.tui.builders import make_header, make_trace, run_events
 from tests.tui.conftest import FakeClock
 from tracer.record import read_recording, write_recording
+from tracer.tui import live
 from tracer.tui.app import DockertraceApp
 from tracer.tui.banner import Banner
 from tracer.tui.chain_view import ChainView
 from tracer.tui.detail_pane import DetailPane
+from tracer.tui.live import LiveEvent, LiveFinished, LiveStarted
+from tracer.tui.rendered_lines import RenderedLines
+from tracer.tui.source import fold_events
 from tracer.tui.step_list import StepList
 from tracer.tui.timeline import Timeline, layer_filters
 
@@ -32,11 +39,15 @@ ACTIVE_AT_STEP = {
 }
 
 
-def text_of(app: DockertraceApp, selector: str) -> str:
-    """What a Static shows, as plain text lines."""
-    content = app.query_one(selector, Static).content
-    lines = app.console.render_lines(content, app.console.options.update_width(100))  # type: ignore[arg-type]
+def text_of(app: DockertraceApp, content: RenderableType) -> str:
+    """What a pane shows, as plain text lines."""
+    lines = app.console.render_lines(content, app.console.options.update_width(100))
     return "\n".join("".join(seg.text for seg in line).rstrip() for line in lines)
+
+
+def drawn(pane: RenderedLines) -> str:
+    """The lines the pane draws, as plain text."""
+    return "\n".join(line.text.rstrip() for line in pane.lines)
 
 
 def observed(app: DockertraceApp) -> list[int]:
@@ -118,10 +129,12 @@ async def test_reality_check_and_output_appear(make_app: AppMaker) -> None:
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("3")
-        story = text_of(app, "#story")
+        story = text_of(app, app.query_one(StepList).story)
         assert "containerd sets up OverlayFS" in story and "dockerd mounted overlay" in story
         await pilot.press("7", "n", "n", "n")
-        assert "Output: hi" in text_of(app, "#story")
+        assert "Output: hi" in text_of(app, app.query_one(StepList).story)
+        await pilot.pause()
+        assert "Output: hi" in drawn(app.query_one(StepList))
 
 
 async def test_timeline_filters_by_layer_and_searches(make_app: AppMaker) -> None:
@@ -147,7 +160,7 @@ async def test_detail_pane_pretty_prints_the_request_body(make_app: AppMaker) ->
         await pilot.pause(0.3)
         detail = app.query_one(DetailPane)
         assert detail.event is not None and detail.event.kind == "http.request"
-        rendered = text_of(app, "#body")
+        rendered = text_of(app, detail.body)
         assert '"Cmd": [' in rendered and "POST /v1.41/containers/create" in rendered
 
 
@@ -310,3 +323,38 @@ async def test_live_reason_is_asked_only_when_a_live_run_is_wanted(make_app: App
         assert not asked
         await pilot.press("g")
         assert asked and app.query_one(Banner).notice.endswith(": daemon: cannot connect.")
+
+
+async def test_a_live_run_shows_its_events_as_they_come_then_replays_the_whole_run(
+    make_app: AppMaker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    events = run_events()
+    seen_live: list[int] = []
+    finished = threading.Event()
+
+    def fake_run(args: list[str] | None, post: Callable[[Message], object]) -> None:
+        # the session's thread: events one by one, the end, then a probe thread's straggler
+        post(LiveStarted(make_header(), "bcc", ["docker", "run", "--rm", "busybox", "echo"]))
+        for ev in events:
+            post(LiveEvent(ev))
+        post(LiveFinished(list(events), make_header(), 0, "hi\n", ""))
+        post(LiveEvent(events[-1]))
+        finished.set()
+
+    monkeypatch.setattr(live, "run_live", fake_run)
+    app = make_app(live_reason=None)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("g")
+        for _ in range(100):
+            await pilot.pause(0.02)
+            if app.mode == "live":
+                seen_live.append(len(app.loaded.trace.events))
+            if finished.is_set() and app.query_one(Banner).notice.startswith("docker exited"):
+                break
+        await pilot.pause(0.1)
+        assert app.query_one(Banner).notice.startswith("docker exited 0; printed: hi")
+        assert seen_live and max(seen_live) > 0  # drawn while the run went on
+        whole = fold_events(events, "bcc").events
+        assert app.loaded.trace.events == whole
+        # the replay starts from the top; the straggler did not fold the run again at its end
+        assert app.player.position < len(whole) - 1

@@ -75,6 +75,7 @@ class DockertraceApp(LiveRuns, App[None]):
         self._live_events: list[Event] = []
         self._live_header: dict[str, Any] = {}
         self._live_dirty = False  # events arrived that the screen does not show yet
+        self._live_running = False  # a live run's worker is on (its events are shown)
         self._next_fold = 0.0  # perf_counter time before which no new live fold starts
         self._gc_paused = False  # run() paused the garbage collector until the first frame
 

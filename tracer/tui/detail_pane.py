@@ -9,19 +9,18 @@ from typing import Any
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
-from textual.app import ComposeResult
-from textual.containers import VerticalScroll
-from textual.widgets import Static
 
 from tracer.events import Event
 from tracer.trace import Trace
 from tracer.tui.describe import argv_text, describe, excerpt_text
+from tracer.tui.rendered_lines import RenderedLines
 
 # A burst of events (playing fast, a live run) draws the pane once, with the last one: it waits
 # until no new event came for DRAW_DELAY_S, or DRAW_AT_MOST_S after the first of the burst.
-# Drawing it (pretty JSON, a new height, so a new layout) costs a frame of its own.
+# Drawing it (pretty JSON through Rich) costs a good part of a frame.
 DRAW_DELAY_S = 0.08
 DRAW_AT_MOST_S = 1.0
+NO_EVENT = Text("No event selected yet.", "dim")
 # detail keys shown in their own rows; the rest are listed under "more"
 SHOWN = {
     "flags",
@@ -96,7 +95,7 @@ def event_view(ev: Event, trace: Trace | None) -> RenderableType:
     return Group(*parts)
 
 
-class DetailPane(VerticalScroll):
+class DetailPane(RenderedLines):
     """Everything known about one event."""
 
     DEFAULT_CSS = """
@@ -110,15 +109,18 @@ class DetailPane(VerticalScroll):
     """
 
     def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(id=id)
+        super().__init__(1, id=id)
+        self.set_block(0, NO_EVENT)
         self.border_title = "Event"
         self.event: Event | None = None
         self._trace: Trace | None = None
         self._scheduled = False
         self._shown_at = self._burst_began = 0.0
 
-    def compose(self) -> ComposeResult:
-        yield Static(Text("No event selected yet.", "dim"), id="body")
+    @property
+    def body(self) -> RenderableType:
+        """What the pane shows."""
+        return self.block(0)
 
     def show(self, ev: Event | None, trace: Trace | None) -> None:
         """Show `ev` soon: while events stream past, only the last of a burst is drawn."""
@@ -143,6 +145,5 @@ class DetailPane(VerticalScroll):
     def _draw(self) -> None:
         self._scheduled = False
         ev = self.event
-        body = self.query_one("#body", Static)
-        body.update(event_view(ev, self._trace) if ev else Text("No event selected yet.", "dim"))
-        self.call_after_refresh(self.scroll_home, animate=False)
+        self.set_block(0, event_view(ev, self._trace) if ev else NO_EVENT)
+        self.scroll_to(y=0, animate=False, immediate=True)

@@ -32,6 +32,7 @@ class _Host(Protocol):
     _live_events: list[Event]
     _live_header: dict[str, Any]
     _live_dirty: bool
+    _live_running: bool
     _next_fold: float
 
     def query_one(self, selector: type[Banner]) -> Banner: ...
@@ -81,6 +82,7 @@ class LiveRuns:
             )
             return
         self._live_events.clear()
+        self._live_running = True
         banner.notice = "Starting the proxy and the probes…"
         work = partial(live.run_live, args, self.post_message)
         self.run_worker(work, thread=True, exclusive=True, group="live")
@@ -92,6 +94,10 @@ class LiveRuns:
         self.show_loaded(Loaded(fold_events([], "")), "live", text)
 
     def on_live_event(self: _Host, message: live.LiveEvent) -> None:
+        if not self._live_running:
+            # the probes' threads can post an event after the run's end: the replay of the
+            # whole run (which has it) is on screen by then and stays there
+            return
         self._live_events.append(message.event)
         if not self._live_dirty:
             # folded once the events already queued behind this one are in: one fold a burst
@@ -124,7 +130,7 @@ class LiveRuns:
         self.refresh_scene()
 
     def on_live_finished(self: _Host, message: live.LiveFinished) -> None:
-        self._live_dirty = False
+        self._live_dirty = self._live_running = False
         header = message.header
         loaded = Loaded(fold_events(message.events, str(header.get("backend", ""))), header)
         out = (message.stdout + message.stderr).strip().replace("\n", "⏎ ")
@@ -133,4 +139,5 @@ class LiveRuns:
         self.show_loaded(loaded, "live", note + " in slow motion (r replays, e exports).")
 
     def on_live_failed(self: _Host, message: live.LiveFailed) -> None:
+        self._live_dirty = self._live_running = False
         self.query_one(Banner).notice = f"Live run failed: {message.why}"

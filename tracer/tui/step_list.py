@@ -9,12 +9,10 @@ from rich.console import Group, RenderableType
 from rich.style import Style
 from rich.table import Table
 from rich.text import Text
-from textual.app import ComposeResult
-from textual.containers import VerticalScroll
-from textual.widgets import Static
 
 from tracer.trace import Check, Trace
 from tracer.tui.describe import short_ids
+from tracer.tui.rendered_lines import RenderedLines
 from tracer.tui.scene import Scene
 
 # Short titles for a narrow column; the full title (tracer.trace.STEP_TITLES) shows below.
@@ -28,6 +26,7 @@ SHORT_TITLES: dict[int, str] = {
     7: "output comes back",
 }
 STORY_EVERY_S = 0.25  # while a live run grows, the story under the steps is redrawn this often
+TABLE, STORY = 0, 1  # the pane's two blocks
 ICONS = {"observed": "✓", "skipped": "↷", "missing": "✗", "pending": "·"}
 
 
@@ -48,7 +47,7 @@ def checks_shown(trace: Trace, scene: Scene) -> list[Check]:
     ]
 
 
-class StepList(VerticalScroll):
+class StepList(RenderedLines):
     """The step table, then the current step's title, summary, facts and reality checks."""
 
     DEFAULT_CSS = """
@@ -59,8 +58,6 @@ class StepList(VerticalScroll):
         height: 1fr;
         scrollbar-size-vertical: 1;
     }
-    StepList > Static { width: 1fr; }
-    StepList > #steps { height: 7; }
     StepList .step-list--current { background: $accent 35%; text-style: bold; }
     StepList .step-list--observed { color: $text-success; }
     StepList .step-list--skipped { color: $text-warning; }
@@ -80,7 +77,7 @@ class StepList(VerticalScroll):
     }
 
     def __init__(self, trace: Trace, *, id: str | None = None) -> None:
-        super().__init__(id=id)
+        super().__init__(2, id=id)
         self.trace = trace
         self.scene: Scene | None = None
         self._drawn: object = None  # the step rows drawn
@@ -88,10 +85,6 @@ class StepList(VerticalScroll):
         self._story_at = 0.0
         self._story_later = False  # a story draw is scheduled
         self.border_title = "Steps"
-
-    def compose(self) -> ComposeResult:
-        yield Static(id="steps")
-        yield Static(id="story")
 
     def _style(self, name: str) -> Style:
         if name == "bold":
@@ -108,12 +101,11 @@ class StepList(VerticalScroll):
             return
         if scene.steps != self._drawn:
             self._drawn = scene.steps
-            # seven rows, always: no layout pass for the table
-            self.query_one("#steps", Static).update(self._table(), layout=False)
+            self.set_block(TABLE, self._table())
             self._draw_story()
         elif grown and time.monotonic() < self._story_at + STORY_EVERY_S:
             # the same step while a live run grows: its facts ("seen in N events") change at
-            # every fold, and a new story is a new layout; draw it a few times a second
+            # every fold; draw them a few times a second
             if not self._story_later:
                 self._story_later = True
                 self.set_timer(STORY_EVERY_S, self._draw_story)
@@ -127,9 +119,15 @@ class StepList(VerticalScroll):
             return
         self._story_drawn = story
         self._story_at = time.monotonic()
-        self.query_one("#story", Static).update(
-            Group(*(Text(text, self._style(style) if style else "") for text, style in story))
+        self.set_block(
+            STORY,
+            Group(*(Text(text, self._style(style) if style else "") for text, style in story)),
         )
+
+    @property
+    def story(self) -> RenderableType:
+        """The story under the table, as drawn."""
+        return self.block(STORY)
 
     def on_mount(self) -> None:
         if self.scene is not None:
@@ -142,7 +140,7 @@ class StepList(VerticalScroll):
         table.add_column(ratio=1, no_wrap=True, overflow="ellipsis")
         table.add_column(justify="right", no_wrap=True, min_width=8)
         if self.scene is None:
-            return table
+            return Text("\n" * 6)  # the table's seven rows, empty
         for st in self.scene.steps:
             status = self._style(st.shown)
             when = f"+{st.offset_ns / 1e9:.3f}s" if st.offset_ns is not None else st.shown

@@ -1,0 +1,98 @@
+"""A scrolling pane of Rich renderables drawn once into lines; new content never re-lays out.
+
+A `Static` in a scrolling container asks for a layout of the whole screen whenever its content
+changes (its height may have changed), and a layout repaints every widget on the screen: during
+a live run, when the step story and the event detail change many times a second, that made most
+frames tens of milliseconds. Here the pane's size is fixed by the layout and its content is a
+list of lines behind it: new content is rendered once, its lines replace the old ones and the
+pane repaints itself; only a scrollbar that comes or goes needs a layout.
+"""
+
+from __future__ import annotations
+
+from rich.console import RenderableType
+from textual.geometry import Size
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+from textual.visual import Visual, visualize
+
+
+class RenderedLines(ScrollView):
+    """Blocks of renderables, one under the other, drawn as lines in a pane of fixed size."""
+
+    DEFAULT_CSS = """
+    RenderedLines { overflow-x: hidden; }
+    """
+
+    def __init__(self, blocks: int, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._blocks: list[RenderableType] = [""] * blocks
+        self._strips: list[list[Strip]] | None = None  # each block's lines, at _width
+        self._lines: list[Strip] = []  # the blocks' lines, one after the other
+        self._width = -1
+
+    def set_block(self, index: int, renderable: RenderableType) -> None:
+        """Show `renderable` as block `index`, repainting the pane."""
+        self._blocks[index] = renderable
+        if self._strips is not None and self._width > 0:
+            self._strips[index] = self._render_block(renderable, self._width)
+            self._lines = [line for strips in self._strips for line in strips]
+            self._resize()
+        self.refresh()
+
+    def block(self, index: int) -> RenderableType:
+        return self._blocks[index]
+
+    @property
+    def lines(self) -> list[Strip]:
+        """Every line of every block, at the pane's width."""
+        width = self.scrollable_content_region.width
+        if self._strips is None or width != self._width:
+            self._width = width
+            self._strips = [self._render_block(b, width) for b in self._blocks]
+            self._lines = [line for strips in self._strips for line in strips]
+        return self._lines
+
+    def _render_block(self, renderable: RenderableType, width: int) -> list[Strip]:
+        if width <= 0:
+            return []
+        # the lines a Static of this width would draw (same visual, same base style)
+        visual = visualize(self, renderable)
+        return Visual.to_strips(self, visual, width, None, self.visual_style)
+
+    def _resize(self) -> None:
+        size = Size(self.scrollable_content_region.width, len(self.lines))
+        overflows = size.height > self.container_size.height
+        if size.width == self.virtual_size.width and overflows == self.show_vertical_scrollbar:
+            # no scrollbar comes or goes: the layout of the screen stays as it is
+            self.set_reactive(RenderedLines.virtual_size, size)
+            if overflows:
+                self.vertical_scrollbar.window_virtual_size = size.height
+            scroll_max = max(0, size.height - self.container_size.height)
+            if self.scroll_y > scroll_max:
+                self.scroll_to(y=scroll_max, animate=False, immediate=True, force=True)
+        else:
+            self.virtual_size = size
+
+    def on_resize(self) -> None:
+        self._resize()
+
+    def watch_show_vertical_scrollbar(self) -> None:
+        # the scrollbar takes a column of the lines' width (and the widget's size is the same,
+        # so nothing else tells it to draw its lines again)
+        self.refresh()
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._strips = None  # a theme change: the base style of every line changed
+        self.refresh()
+
+    def render_line(self, y: int) -> Strip:
+        width = self.scrollable_content_region.width
+        lines = self.lines
+        if len(lines) != self.virtual_size.height:  # drawn at a new width: more or fewer lines
+            self.call_later(self._resize)
+        row = int(self.scroll_y) + y
+        if row >= len(lines):
+            return Strip.blank(width, self.visual_style.rich_style)
+        return lines[row].crop_extend(0, width, self.visual_style.rich_style)
