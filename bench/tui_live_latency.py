@@ -22,7 +22,7 @@ from tracer.events import Event, monotonic_ns
 from tracer.session import LiveSession, demo_image
 from tracer.tui.app import DockertraceApp
 from tracer.tui.banner import Banner
-from tracer.tui.live import LiveEvent
+from tracer.tui.live import Inbox, LiveEvents
 from tracer.tui.source import Loaded, empty_trace
 
 
@@ -52,11 +52,11 @@ class Measured(DockertraceApp):
 
     latencies: list[float]
     _counted = 0
-    _received = 0  # every live event posted to the app, even one after the run's end
+    inboxes: set[Inbox]  # the run's, which counts every event posted, even after its end
 
-    def on_live_event(self, message: LiveEvent) -> None:
-        self._received += 1
-        super().on_live_event(message)
+    def on_live_events(self, message: LiveEvents) -> None:
+        self.inboxes.add(message.inbox)
+        super().on_live_events(message)
 
     def _show_live_so_far(self) -> None:
         super()._show_live_so_far()
@@ -73,12 +73,12 @@ class Measured(DockertraceApp):
     @property
     def never_shown(self) -> int:
         """Events that reached the app but were not drawn live (only in the replay after it)."""
-        return self._received - len(self.latencies)
+        return sum(inbox.received for inbox in self.inboxes) - len(self.latencies)
 
 
 async def through_app() -> tuple[list[float], int]:
     app = Measured(Loaded(empty_trace()), mode="live", live_reason=None, animate=False)
-    app.latencies, app._unpainted = [], []
+    app.latencies, app._unpainted, app.inboxes = [], [], set()
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("g")
         for _ in range(600):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from tracer.tui.app import DockertraceApp
 from tracer.tui.banner import Banner
 from tracer.tui.chain_view import ChainView
 from tracer.tui.detail_pane import DetailPane
-from tracer.tui.live import LiveEvent, LiveFinished, LiveStarted
+from tracer.tui.live import LiveFinished, LiveStarted
 from tracer.tui.rendered_lines import RenderedLines
 from tracer.tui.source import fold_events
 from tracer.tui.step_list import StepList
@@ -334,11 +335,13 @@ async def test_a_live_run_shows_its_events_as_they_come_then_replays_the_whole_r
 
     def fake_run(args: list[str] | None, post: Callable[[Message], object]) -> None:
         # the session's thread: events one by one, the end, then a probe thread's straggler
+        inbox = live.Inbox(post)
         post(LiveStarted(make_header(), "bcc", ["docker", "run", "--rm", "busybox", "echo"]))
         for ev in events:
-            post(LiveEvent(ev))
+            inbox.put(ev)
+            time.sleep(0.002)
         post(LiveFinished(list(events), make_header(), 0, "hi\n", ""))
-        post(LiveEvent(events[-1]))
+        inbox.put(events[-1])
         finished.set()
 
     monkeypatch.setattr(live, "run_live", fake_run)

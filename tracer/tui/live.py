@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shlex
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,11 +16,36 @@ DEFAULT_IMAGES = ("alpine:latest", "dockertrace/busybox:latest")
 LIVE_NEEDS = ("docker CLI", "socket", "daemon", "privileges")
 
 
-@dataclass
-class LiveEvent(Message):
-    """One event observed during a live run."""
+class Inbox:
+    """Events from the session's threads, handed to the UI thread a batch at a time: one
+    message for all the events that came while the UI thread was busy (a message each cost
+    the UI thread a dispatch each, and a run has hundreds)."""
 
-    event: Event
+    def __init__(self, post: Callable[[Message], object]) -> None:
+        self._events: list[Event] = []
+        self._lock = threading.Lock()
+        self._post = post
+        self.received = 0  # every event put, taken or not
+
+    def put(self, event: Event) -> None:
+        with self._lock:
+            self.received += 1
+            self._events.append(event)
+            first = len(self._events) == 1
+        if first:  # the UI thread is told once; it takes whatever came by then
+            self._post(LiveEvents(self))
+
+    def take(self) -> list[Event]:
+        with self._lock:
+            events, self._events = self._events, []
+        return events
+
+
+@dataclass
+class LiveEvents(Message):
+    """Events observed during a live run are waiting in the inbox."""
+
+    inbox: Inbox
 
 
 @dataclass
@@ -109,10 +135,7 @@ def run_live(args: list[str] | None, post: Callable[[Message], object]) -> None:
         args = default_command()
     warm_up()
 
-    def sink(ev: Event) -> None:
-        post(LiveEvent(ev))
-
-    session = LiveSession(sink=sink)
+    session = LiveSession(sink=Inbox(post).put)
     try:
         session.start()
         post(LiveStarted(dict(session.header), choices_text(session), ["docker", *args]))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Callable
 from functools import partial
@@ -83,6 +84,9 @@ class LiveRuns:
             return
         self._live_events.clear()
         self._live_running = True
+        # no garbage collection while the run is drawn: a full one, among all that the session
+        # made while starting, stops the screen for tens of ms; the run makes little garbage
+        gc.disable()
         banner.notice = "Starting the proxy and the probes…"
         work = partial(live.run_live, args, self.post_message)
         self.run_worker(work, thread=True, exclusive=True, group="live")
@@ -93,12 +97,13 @@ class LiveRuns:
         text = f"Tracing `{' '.join(message.argv)}` live; probes: {message.choices}"
         self.show_loaded(Loaded(fold_events([], "")), "live", text)
 
-    def on_live_event(self: _Host, message: live.LiveEvent) -> None:
-        if not self._live_running:
+    def on_live_events(self: _Host, message: live.LiveEvents) -> None:
+        events = message.inbox.take()
+        if not self._live_running or not events:
             # the probes' threads can post an event after the run's end: the replay of the
             # whole run (which has it) is on screen by then and stays there
             return
-        self._live_events.append(message.event)
+        self._live_events += events
         if not self._live_dirty:
             # folded once the events already queued behind this one are in: one fold a burst
             self._live_dirty = True
@@ -131,6 +136,7 @@ class LiveRuns:
 
     def on_live_finished(self: _Host, message: live.LiveFinished) -> None:
         self._live_dirty = self._live_running = False
+        gc.enable()
         header = message.header
         loaded = Loaded(fold_events(message.events, str(header.get("backend", ""))), header)
         out = (message.stdout + message.stderr).strip().replace("\n", "⏎ ")
@@ -140,4 +146,5 @@ class LiveRuns:
 
     def on_live_failed(self: _Host, message: live.LiveFailed) -> None:
         self._live_dirty = self._live_running = False
+        gc.enable()
         self.query_one(Banner).notice = f"Live run failed: {message.why}"
