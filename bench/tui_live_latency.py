@@ -3,6 +3,10 @@
 Run as root: .venv/bin/python bench/tui_live_latency.py [--runs N]   (target: p99 ≤ 50 ms)
 Baseline in the same run: the same `docker run` in a bare LiveSession, measured at its sink
 (the latency of the probes and the proxy themselves, before any screen).
+The events timed are the run's (those the trace the screen draws takes in); an event that came
+before the run claimed it (the chain attributes some only once later evidence arrives) is
+timed from the kernel to the first frame that shows it, wait included; the line "in the run on
+arrival" leaves those out, to tell the screen's own delay from the attribution's.
 """
 
 from __future__ import annotations
@@ -48,11 +52,20 @@ class Measured(DockertraceApp):
     An event is on screen once the widgets show it (after `_show_live_so_far`, which folds the
     events received so far into the trace the chain, the steps and the timeline draw) *and* the
     compositor has rendered the next frame from them (`App._display` is handed that frame; run
-    headless it writes it nowhere, but all the rendering work is done by then)."""
+    headless it writes it nowhere, but all the rendering work is done by then).
+
+    Only the events of the run are ever drawn: the fold leaves out what other processes on a
+    busy machine did (the probes see those too). Such an event is timed once a fold takes it
+    in (it can, later, once its process turns out to be the run's); one never taken in is
+    counted as not of the run, not timed at a frame that does not show it."""
 
     latencies: list[float]
-    _counted = 0
+    prompt: list[float]  # of the events the first fold after their arrival took in
+    late: set[int]  # ids of the others: the run claimed them only later
     inboxes: set[Inbox]  # the run's, which counts every event posted, even after its end
+    _waiting: list[Event]  # received, not (yet) in the trace the widgets draw
+    _unpainted: list[Event]  # in the trace the widgets draw, not yet in a rendered frame
+    _counted = 0
 
     def on_live_events(self, message: LiveEvents) -> None:
         self.inboxes.add(message.inbox)
@@ -60,32 +73,54 @@ class Measured(DockertraceApp):
 
     def _show_live_so_far(self) -> None:
         super()._show_live_so_far()
-        self._unpainted.extend(self._live_events[self._counted :])
+        self._waiting += self._live_events[self._counted :]
         self._counted = len(self._live_events)
+        drawn = {id(ev) for ev in self.loaded.trace.events}
+        still = []
+        for ev in self._waiting:
+            if id(ev) in drawn:
+                self._unpainted.append(ev)
+            else:
+                self.late.add(id(ev))  # the first fold after it came did not take it in
+                still.append(ev)
+        self._waiting = still
 
     def _display(self, screen: Screen[Any], renderable: RenderableType | None) -> None:
         super()._display(screen, renderable)
         if renderable is not None and self._unpainted:
             now = monotonic_ns()
             self.latencies += [(now - ev.time_ns) / 1e6 for ev in self._unpainted]
+            self.prompt += [
+                (now - ev.time_ns) / 1e6 for ev in self._unpainted if id(ev) not in self.late
+            ]
             self._unpainted.clear()
 
     @property
+    def received(self) -> int:
+        return sum(inbox.received for inbox in self.inboxes)
+
+    @property
+    def of_the_run(self) -> int:
+        """The events of the run: those in the trace of the whole run replayed at its end."""
+        return len(self.loaded.trace.events)
+
+    @property
     def never_shown(self) -> int:
-        """Events that reached the app but were not drawn live (only in the replay after it)."""
-        return sum(inbox.received for inbox in self.inboxes) - len(self.latencies)
+        """Events of the run that were not drawn live (only in the replay after it)."""
+        return self.of_the_run - len(self.latencies)
 
 
-async def through_app() -> tuple[list[float], int]:
+async def through_app() -> tuple[list[float], list[float], int, int]:
     app = Measured(Loaded(empty_trace()), mode="live", live_reason=None, animate=False)
-    app.latencies, app._unpainted, app.inboxes = [], [], set()
+    app.latencies, app.inboxes, app._waiting, app._unpainted = [], set(), [], []
+    app.prompt, app.late = [], set()
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("g")
         for _ in range(600):
             await pilot.pause(0.1)
             if app.query_one(Banner).notice.startswith(("docker exited", "Live run failed")):
                 break
-    return app.latencies, app.never_shown
+    return app.latencies, app.prompt, app.never_shown, app.received - app.of_the_run
 
 
 def main() -> int:
@@ -98,22 +133,35 @@ def main() -> int:
     image = demo_image()
     base: list[float] = []
     shown: list[float] = []
-    never = 0
+    prompt: list[float] = []
+    never = others = late = 0
     for _ in range(args.runs):
         base += baseline(image)
-        latencies, missed = asyncio.run(through_app())
+        latencies, at_once, missed, not_run = asyncio.run(through_app())
         shown += latencies
+        prompt += at_once
+        late += len(latencies) - len(at_once)
         never += missed
+        others += not_run
     print(f"{args.runs} runs of docker run --rm {image} echo hi; latency in ms")
-    print(f"{'':<34}{'events':>8}{'p50':>9}{'p99':>9}")
-    for name, values in (("baseline: at the session's sink", base), ("app: on screen", shown)):
-        print(f"{name:<34}{len(values):>8}{pct(values, 0.5):>9.1f}{pct(values, 0.99):>9.1f}")
+    print(f"{'':<36}{'events':>8}{'p50':>9}{'p99':>9}")
+    for name, values in (
+        ("baseline: at the session's sink", base),
+        ("app: on screen (the run's events)", shown),
+        ("  those in the run on arrival", prompt),
+    ):
+        print(f"{name:<36}{len(values):>8}{pct(values, 0.5):>9.1f}{pct(values, 0.99):>9.1f}")
     print(f"p99 ratio app/baseline: {pct(shown, 0.99) / pct(base, 0.99):.2f}  target p99 ≤ 50 ms")
     print(f"mean app latency: {statistics.mean(shown):.1f} ms")
-    print(f"events that reached the app but were never drawn live: {never}")
+    print(f"events of the run that reached the app but were never drawn live: {never}")
+    print(f"events not of the run (other processes; never drawn, not timed): {others}")
+    print(f"events of the run that came before the run claimed them (their wait counts): {late}")
     print(f"RESULT tui_live_p99_ms {pct(shown, 0.99):.1f} {pct(base, 0.99):.1f} <=50 ms")
+    prompt_p99 = pct(prompt, 0.99)
+    print(f"RESULT tui_live_prompt_p99_ms {prompt_p99:.1f} - informative (in the run on arrival)")
     print(f"RESULT tui_live_p50_ms {pct(shown, 0.5):.1f} {pct(base, 0.5):.1f} informative")
     print(f"RESULT tui_live_not_drawn {never} - 0 (events only seen in the replay)")
+    print(f"RESULT tui_live_not_of_run {others} - informative (never drawn, not timed)")
     return 0
 
 
