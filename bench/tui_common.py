@@ -35,6 +35,7 @@ from tracer.tui.source import load
 
 class Bench(DockertraceApp):
     def on_ready(self) -> None:
+        super().on_ready()
         print("READY", flush=True)
         if {quit_at_ready!r}:
             self.exit()
@@ -42,6 +43,29 @@ class Bench(DockertraceApp):
 app = Bench(load({path!r}), autoplay={autoplay!r}, live_reason="bench")
 app.run(headless=True, size=(120, 40))
 """
+
+
+# The same, started as `dockertrace` starts it (tracer.tui.command: decide, then build): the
+# bundled recording, the doctor's checks asked after the first frame.
+DEFAULT_CHILD = """
+import sys
+sys.path.insert(0, {root!r})
+from tracer.tui import command
+from tracer.tui.app import DockertraceApp
+
+class Bench(DockertraceApp):
+    def on_ready(self) -> None:
+        super().on_ready()
+        print("READY", flush=True)
+        self.exit()
+
+app = command.build(command.decide(None, command.live_reason), app_class=Bench)
+app.run(headless=True, size=(120, 40))
+"""
+
+
+def default_child_source() -> str:
+    return DEFAULT_CHILD.format(root=str(ROOT))
 
 
 def child_source(path: Path, quit_at_ready: bool, autoplay: bool = False) -> str:

@@ -361,3 +361,27 @@ async def test_a_live_run_shows_its_events_as_they_come_then_replays_the_whole_r
         assert app.loaded.trace.events == whole
         # the replay starts from the top; the straggler did not fold the run again at its end
         assert app.player.position < len(whole) - 1
+
+
+async def test_the_banner_says_what_the_doctor_found_after_the_first_frame() -> None:
+    from tracer.tui.command import CHECKING, decide
+
+    start = decide(None, lambda: "privileges: uid 1000 without CAP_BPF/CAP_PERFMON")
+    app = DockertraceApp(
+        start.loaded,
+        mode=start.mode,
+        notice=start.notice,
+        live_reason=start.live_reason,
+        check_live=start.check_live,
+        autoplay=False,
+    )
+    async with app.run_test(size=(120, 40)) as pilot:
+        banner = app.query_one(Banner)
+        for _ in range(50):
+            if banner.notice != CHECKING:
+                break
+            await pilot.pause(0.02)
+        assert banner.notice.startswith("No live tracing here") and "uid 1000" in banner.notice
+        assert app.live_reason == "privileges: uid 1000 without CAP_BPF/CAP_PERFMON"
+        await pilot.press("g")  # refused, without asking again
+        assert "Cannot run live here" in banner.notice

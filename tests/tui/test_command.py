@@ -17,7 +17,7 @@ def test_without_live_the_bundled_recording_opens_with_a_banner_saying_why() -> 
     start = command.decide(None, "privileges: uid 1000 without CAP_BPF/CAP_PERFMON")
     assert start.mode == "replay" and start.loaded.name == "run-echo-hi.jsonl"
     assert "dockertrace doctor" in start.notice and "uid 1000" in start.notice
-    assert start.live_reason is not None
+    assert start.live_reason is not None and not start.check_live
 
 
 def test_with_live_the_screen_says_which_keys_run_it() -> None:
@@ -62,16 +62,17 @@ def test_theme_names_match_the_themes() -> None:
     assert set(command.THEME_NAMES.values()) == set(THEMES)
 
 
-def test_a_replay_does_not_wait_for_the_doctor() -> None:
+def test_nothing_waits_for_the_doctor_before_the_first_frame() -> None:
     asked: list[bool] = []
 
     def why() -> str | None:
         asked.append(True)
         return "no root"
 
-    start = command.decide(None, why)
-    assert asked and start.live_reason == "no root"
+    start = command.decide(None, why)  # the bundled recording, the checks asked later
+    assert not asked and start.live_reason is why and start.check_live
+    assert start.notice == command.CHECKING and start.loaded.name == "run-echo-hi.jsonl"
     path = command.bundled_recording()
     assert path is not None
     start = command.decide(str(path), why)
-    assert len(asked) == 1 and start.live_reason is why
+    assert not asked and start.live_reason is why and not start.check_live

@@ -58,6 +58,7 @@ class DockertraceApp(LiveRuns, App[None]):
         export_dir: str = ".",
         theme: str = "textual-dark",
         live_reason: str | Callable[[], str | None] | None = "not checked",
+        check_live: bool = False,
     ) -> None:
         super().__init__()
         self.loaded = loaded
@@ -68,6 +69,7 @@ class DockertraceApp(LiveRuns, App[None]):
         self.export_dir = export_dir
         self.initial_theme = theme
         self.live_reason = live_reason  # None: live runs are possible here
+        self.check_live = check_live  # ask live_reason after the first frame, and say
         self.player = self._player(loaded, paused=not autoplay, speed=speed)
         self._hop_key: object = None
         self._hop_began = clock()
@@ -100,6 +102,8 @@ class DockertraceApp(LiveRuns, App[None]):
         if self._gc_paused:
             self._gc_paused = False
             gc.enable()
+        if self.check_live:
+            self.check_live_soon()
 
     def on_unmount(self) -> None:
         gc.unfreeze()  # back to the collector: tests run many apps in one process

@@ -6,12 +6,13 @@ import argparse
 import os
 import sys
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tracer.record import RecordingError
 from tracer.tui.source import Loaded, bundled_recording, empty_trace, load
 
 if TYPE_CHECKING:  # the app (textual) is imported only when it runs, not for `--help`
+    from tracer.tui.app import DockertraceApp
     from tracer.tui.live_runs import LiveReason
 
 THEME_NAMES = {
@@ -19,6 +20,9 @@ THEME_NAMES = {
     "light": "textual-light",
     "high-contrast": "dockertrace-high-contrast",  # tracer.tui.themes.HIGH_CONTRAST
 }
+
+
+CHECKING = "Checking whether live tracing works here… Meanwhile, the bundled recording."
 
 
 @dataclass
@@ -29,6 +33,7 @@ class Start:
     mode: str
     notice: str
     live_reason: LiveReason
+    check_live: bool = False  # ask `live_reason` once the first frame is up, then say
 
 
 def live_reason() -> str | None:
@@ -38,48 +43,67 @@ def live_reason() -> str | None:
     return unavailable()
 
 
+def live_notice(why_not_live: str | None) -> str:
+    """What the banner says over the bundled recording once the doctor's checks are done."""
+    if why_not_live is not None:
+        head = f"No live tracing here (`dockertrace doctor` tells more): {why_not_live}."
+        return f"{head} Replaying the bundled one."
+    return f"{READY} Meanwhile, the bundled recording."
+
+
+READY = "Live tracing is ready: g runs docker run --rm IMAGE echo hi, x runs one you type."
+
+
 def decide(replay: str | None, why_not_live: LiveReason) -> Start:
-    """Open the file asked for; else, where live tracing is impossible, the bundled recording
-    with a banner saying why; else an empty live screen waiting for a run. `why_not_live` may
-    be a function, asked only when needed (a replay does not wait for the doctor's checks)."""
+    """Open the file asked for; else the bundled recording, with a banner that says (once the
+    doctor's checks, asked after the first frame when `why_not_live` is a function, are done)
+    whether live tracing works here; else, without a bundled recording, an empty live screen
+    waiting for a run or a banner saying why it cannot."""
     if replay:
         loaded = load(replay)
         skipped = f"{len(loaded.problems)} bad lines skipped. " if loaded.problems else ""
         return Start(loaded, "replay", f"{skipped}Replaying {replay}.", why_not_live)
+    bundled = bundled_recording()
+    if bundled is not None:
+        if callable(why_not_live):  # the checks take a while: the recording shows first
+            return Start(load(bundled), "replay", CHECKING, why_not_live, check_live=True)
+        return Start(load(bundled), "replay", live_notice(why_not_live), why_not_live)
     if callable(why_not_live):
         why_not_live = why_not_live()
-    bundled = bundled_recording()
     if why_not_live is not None:
         head = f"No live tracing here (`dockertrace doctor` tells more): {why_not_live}."
-        if bundled is None:
-            note = f"{head} No bundled recording in this install: o opens one."
-            return Start(Loaded(empty_trace()), "replay", note, why_not_live)
-        return Start(load(bundled), "replay", f"{head} Replaying the bundled one.", why_not_live)
-    note = "Live tracing is ready: g runs docker run --rm IMAGE echo hi, x runs one you type."
-    if bundled is not None:
-        return Start(load(bundled), "replay", note + " Meanwhile, the bundled recording.", None)
-    return Start(Loaded(empty_trace()), "live", note, None)
+        note = f"{head} No bundled recording in this install: o opens one."
+        return Start(Loaded(empty_trace()), "replay", note, why_not_live)
+    return Start(Loaded(empty_trace()), "live", READY, None)
 
 
 def launch(replay: str | None = None, theme: str = "dark", speed: float | None = None) -> int:
-    from tracer.tui.app import DockertraceApp
-    from tracer.tui.playback import DEFAULT_SPEED
-
     try:
         start = decide(replay, live_reason)
     except RecordingError as e:
         print(f"dockertrace tui: {e}", file=sys.stderr)
         return 2
-    app = DockertraceApp(
+    app = build(start, theme, speed)
+    app.run()
+    return app.return_code or 0
+
+
+def build(
+    start: Start, theme: str = "dark", speed: float | None = None, app_class: Any = None
+) -> DockertraceApp:
+    """The app on what `decide` chose (`app_class`: a subclass, for the start-up bench)."""
+    from tracer.tui.app import DockertraceApp
+    from tracer.tui.playback import DEFAULT_SPEED
+
+    return (app_class or DockertraceApp)(
         start.loaded,
         mode=start.mode,
         notice=start.notice,
         live_reason=start.live_reason,
+        check_live=start.check_live,
         theme=THEME_NAMES.get(theme, theme),
         speed=speed or DEFAULT_SPEED,
     )
-    app.run()
-    return app.return_code or 0
 
 
 def main_job() -> int:

@@ -49,6 +49,13 @@ class LiveEvents(Message):
 
 
 @dataclass
+class LiveChecked(Message):
+    """The doctor's checks are done: why live runs cannot happen here, or None."""
+
+    why: str | None
+
+
+@dataclass
 class LiveStarted(Message):
     """The session is up: its recording header and why it chose its probe backend."""
 

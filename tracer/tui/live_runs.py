@@ -57,6 +57,27 @@ class LiveRuns:
 
     live_reason: LiveReason
 
+    def check_live_soon(self: _Host) -> None:
+        """Ask the doctor in a worker thread whether live runs can happen here (its checks take
+        a while, and the first frame does not wait for them); the banner says when it knows."""
+        reason = self.live_reason
+        if not callable(reason):
+            return
+
+        def ask() -> None:
+            self.post_message(live.LiveChecked(reason()))
+
+        self.run_worker(ask, thread=True, exclusive=False, group="doctor")
+
+    def on_live_checked(self: _Host, message: live.LiveChecked) -> None:
+        from tracer.tui.command import CHECKING, live_notice
+
+        if callable(self.live_reason):  # a key press may have asked (and answered) already
+            self.live_reason = message.why
+        banner = self.query_one(Banner)
+        if banner.notice == CHECKING and not callable(self.live_reason):
+            banner.notice = live_notice(self.live_reason)
+
     def action_run_default(self: _Host) -> None:
         self._start_live(None)
 
