@@ -14,6 +14,7 @@ from typing import ClassVar, NamedTuple
 
 from rich.cells import set_cell_size
 from rich.segment import Segment
+from rich.style import Style
 from textual import events
 from textual.binding import Binding, BindingType
 from textual.geometry import Size
@@ -92,6 +93,7 @@ class EventTable(ScrollView, can_focus=True):
         self._keys: list[int] = []  # rows' keys, ascending: rows are added in trace order
         self.cursor_row = -1
         self._announced: int | None = None  # the key last sent in a Highlighted
+        self._styles: dict[str, Style] = {}  # a row's style by its component class
 
     # -- contents ------------------------------------------------------------------------------
     @property
@@ -185,17 +187,26 @@ class EventTable(ScrollView, can_focus=True):
             return self._strip(labels, width, "event-table--header")
         row = int(self.scroll_y) + y - 1
         if row >= len(self.rows):
-            return Strip.blank(width, self.rich_style)
+            return Strip.blank(width, self._style(""))
         if row == self.cursor_row:
             name = "event-table--cursor"
         else:
             name = "event-table--even-row" if row % 2 else ""
         return self._strip(self.rows[row].cells, width, name)
 
+    def _style(self, component: str) -> Style:
+        style = self._styles.get(component)
+        if style is None:
+            # worked out once per look (theme, focus): asking for it walks up the whole DOM,
+            # and a live run draws every visible line at every frame
+            style = self.rich_style
+            if component:
+                style += self.get_component_rich_style(component)
+            self._styles[component] = style
+        return style
+
     def _strip(self, cells: tuple[str, ...], width: int, component: str) -> Strip:
-        style = self.rich_style
-        if component:
-            style += self.get_component_rich_style(component)
+        style = self._style(component)
         pad = " " * CELL_PAD
         line = []
         used = 0
@@ -209,12 +220,15 @@ class EventTable(ScrollView, can_focus=True):
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
+        self._styles.clear()
         self.refresh()
 
     def _on_focus(self, event: events.Focus) -> None:
+        self._styles.clear()
         self.refresh()
 
     def _on_blur(self, event: events.Blur) -> None:
+        self._styles.clear()
         self.refresh()
 
     def on_resize(self) -> None:

@@ -11,6 +11,7 @@ pane repaints itself; only a scrollbar that comes or goes needs a layout.
 from __future__ import annotations
 
 from rich.console import RenderableType
+from rich.style import Style as RichStyle
 from textual.geometry import Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
@@ -30,6 +31,7 @@ class RenderedLines(ScrollView):
         self._strips: list[list[Strip]] | None = None  # each block's lines, at _width
         self._lines: list[Strip] = []  # the blocks' lines, one after the other
         self._width = -1
+        self._base: RichStyle | None = None  # the lines' base style
 
     def set_block(self, index: int, renderable: RenderableType) -> None:
         """Show `renderable` as block `index`, repainting the pane."""
@@ -46,9 +48,8 @@ class RenderedLines(ScrollView):
     @property
     def lines(self) -> list[Strip]:
         """Every line of every block, at the pane's width."""
-        width = self.scrollable_content_region.width
-        if self._strips is None or width != self._width:
-            self._width = width
+        if self._strips is None:  # the width is not asked at every line: it is not cheap
+            width = self._width = self.scrollable_content_region.width
             self._strips = [self._render_block(b, width) for b in self._blocks]
             self._lines = [line for strips in self._strips for line in strips]
         return self._lines
@@ -75,24 +76,33 @@ class RenderedLines(ScrollView):
             self.virtual_size = size
 
     def on_resize(self) -> None:
+        self._redraw_at_width()
         self._resize()
 
     def watch_show_vertical_scrollbar(self) -> None:
         # the scrollbar takes a column of the lines' width (and the widget's size is the same,
         # so nothing else tells it to draw its lines again)
+        self._redraw_at_width()
         self.refresh()
+
+    def _redraw_at_width(self) -> None:
+        if self.scrollable_content_region.width != self._width:
+            self._strips = None
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
         self._strips = None  # a theme change: the base style of every line changed
+        self._base = None
         self.refresh()
 
     def render_line(self, y: int) -> Strip:
-        width = self.scrollable_content_region.width
         lines = self.lines
+        width = self._width
         if len(lines) != self.virtual_size.height:  # drawn at a new width: more or fewer lines
             self.call_later(self._resize)
+        if self._base is None:  # asking for it walks up the DOM: once per look, not per line
+            self._base = self.visual_style.rich_style
         row = int(self.scroll_y) + y
         if row >= len(lines):
-            return Strip.blank(width, self.visual_style.rich_style)
-        return lines[row].crop_extend(0, width, self.visual_style.rich_style)
+            return Strip.blank(width, self._base)
+        return lines[row].crop_extend(0, width, self._base)
