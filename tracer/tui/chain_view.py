@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, Self
 
+from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual import events
+from textual.geometry import Region
 from textual.message import Message
 from textual.reactive import reactive
+from textual.strip import Strip
 from textual.widget import Widget
 
 from tracer.trace import BOXES, Box, Hop
@@ -88,6 +91,9 @@ class ChainView(Widget):
         super().__init__(id=id)
         self._scene: Scene | None = None
         self._drawn: object = None  # what the boxes and the hop line showed when last drawn
+        self._styles: dict[str, Style] = {}  # component styles by name
+        self._strips: list[Strip] | None = None  # the drawing, line by line, at _strips_width
+        self._strips_width = 0
 
     @property
     def scene(self) -> Scene | None:
@@ -117,7 +123,37 @@ class ChainView(Widget):
             self.post_message(self.BoxClicked(box))
 
     def _style(self, name: str) -> Style:
-        return self.get_component_rich_style(f"chain-view--{name}")
+        style = self._styles.get(name)
+        if style is None:  # once per look (theme): asking walks up the DOM, a dozen per frame
+            style = self._styles[name] = self.get_component_rich_style(f"chain-view--{name}")
+        return style
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._styles.clear()
+        self.refresh()
+
+    def refresh(
+        self, *regions: Region, repaint: bool = True, layout: bool = False, recompose: bool = False
+    ) -> Self:
+        self._strips = None  # whatever asks for a repaint (a new scene, the token moving)
+        return super().refresh(*regions, repaint=repaint, layout=layout, recompose=recompose)
+
+    def render_line(self, y: int) -> Strip:
+        # the drawing's lines made into strips straight from Rich's segments, once per change:
+        # Textual's way from a Text (through its Content, line by line) costs several times more
+        width = self.size.width
+        if self._strips is None or self._strips_width != width:
+            base = self.rich_style
+            console = self.app.console
+            self._strips_width = width
+            self._strips = [
+                Strip(Segment.apply_style(line.render(console), base)).crop_extend(0, width, base)
+                for line in self.render().split("\n", allow_blank=True)
+            ]
+        if y < len(self._strips):
+            return self._strips[y]
+        return Strip.blank(width, self.rich_style)
 
     def _box_lines(self, state: BoxState, width: int) -> list[str]:
         name = NAMES[state.box]
