@@ -120,7 +120,7 @@ class DetailPane(RenderedLines):
     @property
     def body(self) -> RenderableType:
         """What the pane shows."""
-        return self.block(0)
+        return self.renderable(0)
 
     def show(self, ev: Event | None, trace: Trace | None) -> None:
         """Show `ev` soon: while events stream past, only the last of a burst is drawn."""

@@ -10,12 +10,18 @@ pane repaints itself; only a scrollbar that comes or goes needs a layout.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from rich.console import RenderableType
 from rich.style import Style as RichStyle
 from textual.geometry import Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.visual import Visual, visualize
+
+# A block is a Rich renderable, or a function that draws it straight into lines (for a block
+# whose shape is fixed, cheaper than Rich's measuring): (width, base style) -> lines.
+Block = RenderableType | Callable[[int, RichStyle], list[Strip]]
 
 
 class RenderedLines(ScrollView):
@@ -27,13 +33,13 @@ class RenderedLines(ScrollView):
 
     def __init__(self, blocks: int, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self._blocks: list[RenderableType] = [""] * blocks
+        self._blocks: list[Block] = [""] * blocks
         self._strips: list[list[Strip]] | None = None  # each block's lines, at _width
         self._lines: list[Strip] = []  # the blocks' lines, one after the other
         self._width = -1
         self._base: RichStyle | None = None  # the lines' base style
 
-    def set_block(self, index: int, renderable: RenderableType) -> None:
+    def set_block(self, index: int, renderable: Block) -> None:
         """Show `renderable` as block `index`, repainting the pane."""
         self._blocks[index] = renderable
         if self._strips is not None and self._width > 0:
@@ -42,8 +48,15 @@ class RenderedLines(ScrollView):
             self._resize()
         self.refresh()
 
-    def block(self, index: int) -> RenderableType:
+    def block(self, index: int) -> Block:
         return self._blocks[index]
+
+    def renderable(self, index: int) -> RenderableType:
+        """Block `index`, which was given as a Rich renderable."""
+        block = self._blocks[index]
+        if callable(block):
+            raise TypeError(f"block {index} is drawn by a function, not a renderable")
+        return block
 
     @property
     def lines(self) -> list[Strip]:
@@ -54,9 +67,11 @@ class RenderedLines(ScrollView):
             self._lines = [line for strips in self._strips for line in strips]
         return self._lines
 
-    def _render_block(self, renderable: RenderableType, width: int) -> list[Strip]:
+    def _render_block(self, renderable: Block, width: int) -> list[Strip]:
         if width <= 0:
             return []
+        if callable(renderable):
+            return renderable(width, self.visual_style.rich_style)
         # the lines a Static of this width would draw (same visual, same base style)
         visual = visualize(self, renderable)
         return Visual.to_strips(self, visual, width, None, self.visual_style)

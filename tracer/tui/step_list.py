@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import time
-from typing import ClassVar
+from functools import partial
+from typing import ClassVar, NamedTuple
 
+from rich.cells import cell_len, set_cell_size
 from rich.console import Group, RenderableType
+from rich.segment import Segment
 from rich.style import Style
-from rich.table import Table
 from rich.text import Text
+from textual.strip import Strip
 
 from tracer.trace import Check, Trace
 from tracer.tui.describe import short_ids
-from tracer.tui.rendered_lines import RenderedLines
+from tracer.tui.rendered_lines import Block, RenderedLines
 from tracer.tui.scene import Scene
 
 # Short titles for a narrow column; the full title (tracer.trace.STEP_TITLES) shows below.
@@ -36,6 +39,40 @@ def check_text(check: Check) -> str:
     if check.agrees:
         return f"“{check.story}”: yes — {check.observed}"
     return f"“{check.story}” — here: {check.observed}"
+
+
+class Cell(NamedTuple):
+    text: str
+    style: Style
+
+
+class StepRow(NamedTuple):
+    icon: Cell
+    number: str
+    title: str
+    when: Cell
+    style: Style | None  # the current step's row
+
+
+def step_rows(rows: tuple[StepRow, ...], width: int, base: Style) -> list[Strip]:
+    """The step table's lines: the icon, the number, the short title (cut with an ellipsis)
+    and the time on the right, in columns of fixed width, each row one strip (a Rich table
+    measured all of it again at every change; this draws the same cells)."""
+    when_w = max(8, *(cell_len(row.when.text) for row in rows))
+    title_w = max(1, width - when_w - 6)  # icon 2, number 1, a space after all but the time
+    strips = []
+    for row in rows:
+        style = base + row.style if row.style else base
+        title = row.title
+        if cell_len(title) > title_w:
+            title = set_cell_size(title, title_w - 1) + "…"
+        segments = [
+            Segment(set_cell_size(row.icon.text, 2), style + row.icon.style),
+            Segment(f" {row.number} {set_cell_size(title, title_w)} ", style),
+            Segment(row.when.text.rjust(when_w), style + row.when.style),
+        ]
+        strips.append(Strip(segments).crop_extend(0, width, base))
+    return strips
 
 
 def checks_shown(trace: Trace, scene: Scene) -> list[Check]:
@@ -127,33 +164,30 @@ class StepList(RenderedLines):
     @property
     def story(self) -> RenderableType:
         """The story under the table, as drawn."""
-        return self.block(STORY)
+        return self.renderable(STORY)
 
     def on_mount(self) -> None:
         if self.scene is not None:
             self.show(self.trace, self.scene)
 
-    def _table(self) -> RenderableType:
-        table = Table.grid(expand=True, padding=(0, 1, 0, 0))
-        table.add_column(width=2)
-        table.add_column(width=1)
-        table.add_column(ratio=1, no_wrap=True, overflow="ellipsis")
-        table.add_column(justify="right", no_wrap=True, min_width=8)
+    def _table(self) -> Block:
         if self.scene is None:
             return Text("\n" * 6)  # the table's seven rows, empty
+        rows = []
         for st in self.scene.steps:
             status = self._style(st.shown)
             when = f"+{st.offset_ns / 1e9:.3f}s" if st.offset_ns is not None else st.shown
             when = "" if st.shown == "pending" else when
-            row_style = self._style("current") if st.current else None
-            table.add_row(
-                Text(ICONS[st.shown] + " ", status),
-                str(st.number),
-                SHORT_TITLES[st.number],
-                Text(when, status if st.offset_ns is None else self._style("dim")),
-                style=row_style,
+            rows.append(
+                StepRow(
+                    Cell(ICONS[st.shown] + " ", status),
+                    str(st.number),
+                    SHORT_TITLES[st.number],
+                    Cell(when, status if st.offset_ns is None else self._style("dim")),
+                    self._style("current") if st.current else None,
+                )
             )
-        return table
+        return partial(step_rows, tuple(rows))
 
     def _story_lines(self) -> tuple[tuple[str, str], ...]:
         """The story under the table: (text, style) lines; a style is bold or a component's."""
