@@ -18,9 +18,14 @@ import statistics
 import sys
 from typing import Any
 
+# isort: off
+# first: it puts the repo on sys.path and loads tracer.tui before textual, as `dockertrace` does
+# (tracer.tui sets Textual's frame rate, read when textual is first imported)
+from tui_common import ROOT  # noqa: F401
+
+# isort: on
 from rich.console import RenderableType
 from textual.screen import Screen
-from tui_common import ROOT  # noqa: F401  (puts the repo on sys.path)
 
 from tracer.events import Event, monotonic_ns
 from tracer.session import LiveSession, demo_image
