@@ -219,7 +219,13 @@ def _fold_run(run: Run, backend: str) -> Trace:
     frames = output_frames(api)
     waits = [e for e in responses if endpoint_of(e).endswith("/wait")]
     cmd_exit = [e for e in of_kind(kernel, "proc.exit") if cmd is not None and e.pid == cmd.pid]
-    s7 = sorted(frames + waits + cmd_exit, key=lambda e: e.time_ns)
+    # /wait is answered with 200 at once; the exit status, its body, comes back at the end.
+    s7_at = sorted(
+        [(e.time_ns, e) for e in frames + cmd_exit] + [(_last_byte(e), e) for e in waits],
+        key=lambda pair: pair[0],
+    )
+    s7 = [e for _, e in s7_at]
+    at7 = tuple(t for t, _ in s7_at)
     exit_status = [e for e in waits if _status_code(e) is not None]
     if waits and not exit_status:
         # /wait was answered with 200 but its body never came: the daemon went away
@@ -231,18 +237,17 @@ def _fold_run(run: Run, backend: str) -> Trace:
                 "missing",
                 tuple(s7),
                 reason="the exit status never came back: /wait was cut short" + seen,
+                at_ns=at7,
                 error="the daemon's answer to /wait ended without a StatusCode",
             )
         )
     elif frames or waits:
         parts = [describe(e) for e in frames[:2]] + [describe(e) for e in waits[:1]]
-        steps.append(Step(7, "observed", tuple(s7), "; ".join(parts)))
+        steps.append(Step(7, "observed", tuple(s7), "; ".join(parts), at_ns=at7))
         for e in frames:
             hops.append(Hop("kernel", "cli", describe(e), 7, e))
         for e in waits:
-            last = e.detail.get("last_byte_ns")
-            at = last if isinstance(last, int) else None
-            hops.append(Hop("dockerd", "cli", describe(e), 7, e, at_ns=at))
+            hops.append(Hop("dockerd", "cli", describe(e), 7, e, at_ns=_last_byte(e)))
     elif never:
         steps.append(Step(7, "missing", reason=never))
     elif not create_req and responses:

@@ -45,11 +45,9 @@ def narrate(trace: Trace, *, evidence: bool = True) -> str:
         for fact in s.facts:
             out.append(f"    · {fact}")
         if evidence:
-            for ev in s.evidence[:EVIDENCE_SHOWN]:
+            for ev, at in list(zip(s.evidence, s.times, strict=True))[:EVIDENCE_SHOWN]:
                 who = f"{ev.comm or '?'}[{ev.pid}]"
-                out.append(
-                    f"      +{_ms(ev.time_ns - t0):>9}  {ev.layer:<10} {who:<22} {describe(ev)}"
-                )
+                out.append(f"      +{_ms(at - t0):>9}  {ev.layer:<10} {who:<22} {describe(ev)}")
             more = len(s.evidence) - EVIDENCE_SHOWN
             if evidence and more > 0:
                 out.append(f"      … {more} more")

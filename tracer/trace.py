@@ -34,24 +34,32 @@ class Step:
     reason: str = ""  # for skipped and missing: why
     error: str = ""  # the step happened and failed (e.g. dockerd answered 404)
     facts: tuple[str, ...] = ()  # further lines derived from the evidence
+    # When each piece of evidence counts for this step, where that is not the event's own time:
+    # /wait's answer proves step 7 when its body (the exit status) comes, not at its 200 header.
+    at_ns: tuple[int, ...] = ()
 
     @property
     def title(self) -> str:
         return STEP_TITLES[self.number]
 
     @property
+    def times(self) -> tuple[int, ...]:
+        """The evidence's times for this step, in the evidence's order."""
+        return self.at_ns or tuple(ev.time_ns for ev in self.evidence)
+
+    @property
     def start_ns(self) -> int | None:
-        return self.evidence[0].time_ns if self.evidence else None
+        return min(self.times) if self.evidence else None
 
     @property
     def end_ns(self) -> int | None:
-        return self.evidence[-1].time_ns if self.evidence else None
+        return max(self.times) if self.evidence else None
 
     @property
     def duration_ns(self) -> int:
         if not self.evidence:
             return 0
-        return self.evidence[-1].time_ns - self.evidence[0].time_ns
+        return max(self.times) - min(self.times)
 
 
 @dataclass(frozen=True)

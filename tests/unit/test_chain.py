@@ -164,3 +164,14 @@ def test_an_unreadable_argv_folds_without_it(echo_hi: list[Event]) -> None:
     assert trace.container is not None and trace.container.output == "hi\n"
     assert [trace.step(n).status for n in (1, 2, 3, 7)] == ["observed"] * 4
     assert "observed" in narrate(trace) or "✓" in narrate(trace)
+
+
+def test_step_7_counts_wait_when_the_exit_status_comes(echo_hi: list[Event]) -> None:
+    """dockerd answers /wait with 200 before the container even starts; the exit status (its
+    body) comes back at the end, and only that is step 7."""
+    t = fold(echo_hi)
+    wait = next(e for e in t.step(7).evidence if e.kind == "http.response")
+    assert wait.time_ns < t.step(4).start_ns  # the 200 header: early
+    assert t.step(7).start_ns >= t.step(6).start_ns  # the step: after the command ran
+    assert t.step(7).end_ns == wait.detail["last_byte_ns"]
+    assert list(t.step(7).times) == sorted(t.step(7).times)
