@@ -130,26 +130,29 @@ def gather(events: Sequence[Event]) -> list[Run]:
 BUSY_ENDPOINTS = ("/containers/create", "/images/create")
 
 
+OPEN_END = 1 << 62  # a window whose request has no answer yet
+
+
 def _busy_windows(api: Sequence[Event]) -> list[tuple[int, int]]:
-    """When the run had dockerd working for it: create, pull and start, request to last byte."""
+    """When the run had dockerd working for it: create, pull and start, request to last byte.
+    A request not answered yet (a live run in the middle of its create) keeps its window open,
+    until its connection closes if it does: dockerd's work for it is shown as it happens."""
+    answers = {
+        (e.detail.get("conn"), e.detail.get("seq")): e for e in api if e.kind == "http.response"
+    }
+    closes = {e.detail.get("conn"): e.time_ns for e in api if e.kind == "conn.close"}
     windows = []
-    for resp in api:
-        if resp.kind != "http.response":
+    for req in api:
+        ep = endpoint_of(req)
+        if req.kind != "http.request" or not (ep in BUSY_ENDPOINTS or ep.endswith("/start")):
             continue
-        ep = endpoint_of(resp)
-        if ep in BUSY_ENDPOINTS or ep.endswith("/start"):
-            req = next(
-                (
-                    e
-                    for e in api
-                    if e.kind == "http.request"
-                    and e.detail.get("conn") == resp.detail.get("conn")
-                    and e.detail.get("seq") == resp.detail.get("seq")
-                ),
-                resp,
-            )
-            last = resp.detail.get("last_byte_ns")
-            windows.append((req.time_ns, last if isinstance(last, int) else resp.time_ns))
+        conn = req.detail.get("conn")
+        resp = answers.get((conn, req.detail.get("seq")))
+        if resp is None:
+            windows.append((req.time_ns, closes.get(conn, OPEN_END)))
+            continue
+        last = resp.detail.get("last_byte_ns")
+        windows.append((req.time_ns, last if isinstance(last, int) else resp.time_ns))
     return windows
 
 

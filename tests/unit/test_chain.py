@@ -175,3 +175,17 @@ def test_step_7_counts_wait_when_the_exit_status_comes(echo_hi: list[Event]) -> 
     assert t.step(7).start_ns >= t.step(6).start_ns  # the step: after the command ran
     assert t.step(7).end_ns == wait.detail["last_byte_ns"]
     assert list(t.step(7).times) == sorted(t.step(7).times)
+
+
+def test_dockerd_work_shows_while_create_is_still_unanswered(echo_hi: list[Event]) -> None:
+    """Live, the trace is folded again as events come: dockerd's mounts during a create whose
+    answer has not come yet belong to the run already (they used to wait for the answer)."""
+    evs = sorted(echo_hi, key=lambda e: e.time_ns)
+    create = next(e for e in evs if e.kind == "http.request" and "create" in str(e.detail))
+    answer = next(
+        e for e in evs if e.kind == "http.response" and e.detail["seq"] == create.detail["seq"]
+        and e.detail["conn"] == create.detail["conn"]
+    )  # fmt: skip
+    so_far = [e for e in evs if e.time_ns < answer.time_ns]
+    mount = next(e for e in so_far if e.kind == "sys.mount" and e.time_ns > create.time_ns)
+    assert mount in fold(so_far).step(3).evidence
