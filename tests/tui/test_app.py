@@ -6,10 +6,12 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from rich.console import RenderableType
 from textual.message import Message
+from textual.screen import Screen
 from textual.widgets import Input
 
 from tests.tui.builders import make_header, make_trace, run_events
@@ -385,3 +387,60 @@ async def test_the_banner_says_what_the_doctor_found_after_the_first_frame() -> 
         assert app.live_reason == "privileges: uid 1000 without CAP_BPF/CAP_PERFMON"
         await pilot.press("g")  # refused, without asking again
         assert "Cannot run live here" in banner.notice
+
+
+async def test_a_live_run_growing_lays_the_screen_out_no_more(
+    make_app: AppMaker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a layout of the whole screen and the full frame after it held a live event back ~40 ms;
+    # the panes' scrollbars coming and a new notice's height made four a run
+    events = run_events()
+    go_on, done = threading.Event(), threading.Event()
+
+    def fake_run(args: list[str] | None, post: Callable[[Message], object]) -> None:
+        inbox = live.Inbox(post)
+        post(LiveStarted(make_header(), "bcc", ["docker", "run", "--rm", "busybox", "echo"]))
+        go_on.wait(5)
+        for ev in events:
+            inbox.put(ev)
+            time.sleep(0.001)
+        go_on.clear()
+        done.set()
+        go_on.wait(5)
+        post(LiveFinished(list(events), make_header(), 0, "hi\n", ""))
+
+    layouts: list[float] = []
+    real_layout = Screen._refresh_layout
+
+    def counted(self: Screen[Any], *args: Any, **kwargs: Any) -> None:
+        layouts.append(time.perf_counter())
+        real_layout(self, *args, **kwargs)
+
+    monkeypatch.setattr(live, "run_live", fake_run)
+    monkeypatch.setattr(Screen, "_refresh_layout", counted)
+    app = make_app(live_reason=None)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("g")
+        for _ in range(100):
+            await pilot.pause(0.02)
+            if app.query_one(Banner).notice.startswith("Tracing"):
+                break
+        await pilot.pause(0.1)
+        assert app.screen.has_class("-live")
+        before = len(layouts)
+        go_on.set()
+        for _ in range(200):
+            await pilot.pause(0.02)
+            if done.is_set() and len(app.loaded.trace.events) == len(fold_events(events).events):
+                break
+        await pilot.pause(0.1)
+        table = app.query_one(Timeline).table
+        # the rows overflow the table (its scrollbar would have come), yet nothing was laid out
+        assert table.row_count + 1 > table.size.height and table.show_vertical_scrollbar
+        assert len(layouts) == before
+        go_on.set()
+        for _ in range(100):
+            await pilot.pause(0.02)
+            if app.query_one(Banner).notice.startswith("docker exited"):
+                break
+        assert not app.screen.has_class("-live")  # the replay is laid out as ever

@@ -31,6 +31,7 @@ class Banner(Vertical):
         padding: 0 1;
     }
     Banner #notice.-empty { display: none; }
+    Banner.-held #notice { height: 2; }
     Banner .banner--mode-live { background: $error; color: $text; text-style: bold; }
     Banner .banner--mode-replay { background: $primary; color: $text; text-style: bold; }
     Banner .banner--dim { color: $text-muted; background: $panel; }
@@ -74,8 +75,13 @@ class Banner(Vertical):
     def _redraw_notice(self) -> None:
         if self.is_mounted:
             notice = self.query_one("#notice", Static)
-            notice.update(self.notice)
+            # held at its height, a new notice needs no layout of the screen
+            notice.update(self.notice, layout=not self.has_class("-held"))
             notice.set_class(not self.notice, "-empty")
+
+    def hold(self, held: bool) -> None:
+        """Keep the notice two lines high (a live run: its notices then lay nothing out)."""
+        self.set_class(held, "-held")
 
     def on_mount(self) -> None:
         self._redraw_line()

@@ -22,6 +22,8 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from tracer.tui.rendered_lines import scrollbar_shown
+
 CELL_PAD = 1  # a space each side of a cell, as DataTable draws them
 
 
@@ -136,13 +138,13 @@ class EventTable(ScrollView, can_focus=True):
         # one line for the header; the width follows the widget (no horizontal scrolling)
         size = Size(self.scrollable_content_region.width, len(self.rows) + 1)
         old = self.virtual_size
-        overflows = size.height > self.container_size.height
-        if size.width == old.width and overflows == self.show_vertical_scrollbar:
+        shown = scrollbar_shown(self, size.height > self.container_size.height)
+        if size.width == old.width and shown == self.show_vertical_scrollbar:
             # Growing taller needs no new layout of the screen (a live run grows the table at
             # every frame, and a layout repaints every scrollbar): only the scrollbar's thumb
             # changes, and it is told so here.
             self.set_reactive(EventTable.virtual_size, size)
-            if overflows:
+            if shown:
                 self.vertical_scrollbar.window_virtual_size = size.height
         else:
             self.virtual_size = size  # the scrollbar comes or goes: a layout
@@ -234,6 +236,12 @@ class EventTable(ScrollView, can_focus=True):
     def on_resize(self) -> None:
         self._resize()
         self._scroll_to_cursor()
+
+    def watch_show_vertical_scrollbar(self) -> None:
+        # the scrollbar takes a column of the rows' width, and the widget's size stays the
+        # same (no resize tells it): the width is taken now, not at the next rows (a live run
+        # shows its scrollbar from the start, so its rows never need a layout)
+        self.call_after_refresh(self._resize)
 
     # -- keys and mouse ------------------------------------------------------------------------
     def action_cursor(self, delta: int) -> None:

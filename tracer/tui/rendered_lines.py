@@ -24,6 +24,13 @@ from textual.visual import Visual, visualize
 Block = RenderableType | Callable[[int, RichStyle], list[Strip]]
 
 
+def scrollbar_shown(view: ScrollView, overflows: bool) -> bool:
+    """Whether `view` shows its vertical scrollbar when its lines do (or do not) overflow: a
+    view told to scroll (a live run's panes) always does, one that may hide it only then."""
+    overflow = view.styles.overflow_y
+    return overflow == "scroll" or (overflow == "auto" and overflows)
+
+
 class RenderedLines(ScrollView):
     """Blocks of renderables, one under the other, drawn as lines in a pane of fixed size."""
 
@@ -78,11 +85,11 @@ class RenderedLines(ScrollView):
 
     def _resize(self) -> None:
         size = Size(self.scrollable_content_region.width, len(self.lines))
-        overflows = size.height > self.container_size.height
-        if size.width == self.virtual_size.width and overflows == self.show_vertical_scrollbar:
+        shown = scrollbar_shown(self, size.height > self.container_size.height)
+        if size.width == self.virtual_size.width and shown == self.show_vertical_scrollbar:
             # no scrollbar comes or goes: the layout of the screen stays as it is
             self.set_reactive(RenderedLines.virtual_size, size)
-            if overflows:
+            if shown:
                 self.vertical_scrollbar.window_virtual_size = size.height
             scroll_max = max(0, size.height - self.container_size.height)
             if self.scroll_y > scroll_max:
