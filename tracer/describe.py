@@ -74,7 +74,9 @@ def exec_brief(ev: Event) -> str:
     return short_ids("exec " + " ".join(argv))[:100]
 
 
-def describe(ev: Event) -> str:
+def describe(ev: Event, compact: bool = False) -> str:
+    """What happened, in a line: `POST /v1.41/containers/create`, `unshare(NEWNS|NEWPID)`.
+    `compact` (a narrow timeline column): clone flags without their CLONE_ prefix."""
     d = ev.detail
     k = ev.kind
     if k == "http.request":
@@ -90,35 +92,45 @@ def describe(ev: Event) -> str:
             elif "Id" in body:
                 tail = f" Id {str(body['Id'])[:12]}"
         line = f"{d.get('status', '?')} {d.get('reason', '')} ← {d.get('method', '')} "
-        return short_ids(f"{line}{d.get('endpoint', '')}{tail}".replace("  ", " "))
+        return short_ids(f"{line}{d.get('endpoint') or d.get('path', '')}{tail}".replace("  ", " "))
     if k == "stream.frame":
         return f"{d.get('stream', 'raw')} {excerpt(d.get('excerpt', ''))} ({d.get('size', 0)} B)"
     if k == "conn.accept":
         return f"connection {d.get('conn')} from pid {d.get('peer_pid')} ({d.get('peer_comm', '')})"
     if k == "conn.close":
-        return f"connection {d.get('conn')} closed"
+        sizes = f"{d.get('bytes_in', 0)} B in, {d.get('bytes_out', 0)} B out"
+        return f"connection {d.get('conn')} closed ({sizes})"
     if k == "conn.halfclose":
         return f"half-close {d.get('direction', '')} on connection {d.get('conn')}"
     if k == "http.upgrade":
-        return f"upgraded to a raw stream ({d.get('protocol', 'tcp')})"
+        tty = ", tty" if d.get("tty") else ""
+        return f"upgraded to a raw stream ({d.get('protocol', 'tcp')}{tty})"
     if k == "stream.error":
         return f"error inside the stream: {excerpt(d.get('message', ''), 60)}"
     if k == "upstream.unreachable":
         return f"daemon unreachable: {d.get('error', '')}"
+    if k == "proxy.error":
+        return f"proxy: {d.get('error', '')}"
     if k == "proc.exec":
         return exec_brief(ev)
     if k == "proc.fork":
-        return f"fork → pid {d.get('child_pid')}"
+        return f"fork → pid {d.get('child_pid')} {d.get('child_comm') or ''}".rstrip()
     if k == "proc.exit":
-        return f"exit {d.get('exit_code', '?')}"
+        sig = d.get("signal_name") or d.get("signal")
+        return f"killed by {sig}" if sig else f"exit {d.get('exit_code', '?')}"
     if k in ("sys.clone", "sys.clone3"):
-        return f"{k[4:]}({short_flags(d.get('flag_names', []))}) → pid {d.get('ret')}"
+        flags = short_flags(d.get("flag_names", []))
+        flags = flags.replace("CLONE_", "") if compact else flags
+        return f"{k[4:]}({flags}) → pid {d.get('ret')}"
     if k == "sys.unshare":
         return f"unshare({short_flags(d.get('flag_names', []))})"
     if k == "sys.setns":
         return f"setns({d.get('nstype_name') or d.get('nstype')})"
     if k == "sys.mount":
-        return short_ids(f"mount {d.get('fstype', '?')} on {d.get('target', '?')}")
+        # a bind or a remount has no filesystem type: say which it is instead
+        flags = "/".join(str(n).removeprefix("MS_").lower() for n in d.get("flag_names") or [])
+        kind = d.get("fstype") or flags or d.get("source") or "?"
+        return short_ids(f"mount {kind} on {d.get('target', '?')}")
     if k == "sys.pivot_root":
         return f"pivot_root({d.get('new_root', '?')}, {d.get('put_old', '?')})"
     if k == "sys.connect":

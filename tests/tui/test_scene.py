@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.tui.builders import make_trace, run_events
-from tracer.tui.describe import describe
+from tracer.describe import describe
 from tracer.tui.scene import event_steps, scene_at
 
 
@@ -52,7 +52,7 @@ def test_describe_says_what_crossed() -> None:
     evs = run_events()
     assert describe(evs[3]) == "POST /v1.41/containers/create"
     assert describe(evs[11]) == "unshare(NEWNS|NEWUTS|NEWIPC|NEWPID|NEWNET)"
-    assert describe(evs[17]) == 'stdout "hi\\n"'
+    assert describe(evs[17]) == 'stdout "hi\\n" (3 B)'
     assert describe(evs[5]).startswith("201 Created")
 
 

@@ -15,8 +15,8 @@ from textual.reactive import reactive
 from textual.strip import Strip
 from textual.widget import Widget
 
+from tracer.describe import short_ids
 from tracer.trace import BOXES, Box, Hop
-from tracer.tui.describe import hop_label
 from tracer.tui.scene import BoxState, Scene
 
 NAMES: dict[Box, str] = {
@@ -46,6 +46,11 @@ def box_geometry(width: int) -> tuple[int, int, int]:
     box = max(6, min(18, (width - 6 * gap) // 7))
     margin = max(0, (width - (7 * box + 6 * gap)) // 2)
     return box, gap, margin
+
+
+def hop_label(label: str) -> str:
+    """A hop's label as the arrow shows it: unshare(NEWNS|NEWPID), clone(PARENT), short ids."""
+    return short_ids(label.replace("CLONE_", ""))
 
 
 class ChainView(Widget):

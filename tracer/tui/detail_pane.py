@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import time
 from typing import Any
 
@@ -10,10 +11,21 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from tracer.describe import describe
 from tracer.events import Event
 from tracer.trace import Trace
-from tracer.tui.describe import argv_text, describe, excerpt_text
 from tracer.tui.rendered_lines import RenderedLines
+
+
+def argv_text(argv: object) -> str:
+    return shlex.join(str(a) for a in argv) if isinstance(argv, list | tuple) else ""
+
+
+def excerpt_text(excerpt: object) -> str:
+    """A stream excerpt as a quoted string with visible escapes: "hi\\n"."""
+    s = str(excerpt or "")
+    return '"' + s.encode("unicode_escape").decode("ascii", "replace").replace('"', '\\"') + '"'
+
 
 # A burst of events (playing fast, a live run) draws the pane once, with the last one: it waits
 # until no new event came for DRAW_DELAY_S, or DRAW_AT_MOST_S after the first of the burst.

@@ -13,8 +13,8 @@ from rich.style import Style
 from rich.text import Text
 from textual.strip import Strip
 
+from tracer.describe import short_ids
 from tracer.trace import Check, Trace
-from tracer.tui.describe import short_ids
 from tracer.tui.rendered_lines import Block, RenderedLines
 from tracer.tui.scene import Scene
 

@@ -11,9 +11,9 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import Input, Static
 
+from tracer.describe import describe
 from tracer.events import Event
 from tracer.trace import Trace
-from tracer.tui.describe import describe
 from tracer.tui.event_table import Column, EventTable, Row
 
 LAYER_ORDER: tuple[str, ...] = (
@@ -136,7 +136,7 @@ class Timeline(Vertical):
     @staticmethod
     def _row(trace: Trace, i: int, ev: Event) -> Row:
         offset = (ev.time_ns - trace.start_ns) / 1e6
-        return Row(i, (f"{offset:6.1f}", ev.layer, describe(ev)))
+        return Row(i, (f"{offset:6.1f}", ev.layer, describe(ev, compact=True)))
 
     def refilter(self) -> None:
         trace, played = self._trace, self._played
