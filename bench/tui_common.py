@@ -25,13 +25,12 @@ def recording() -> Path:
     return path
 
 
-# Runs in a fresh interpreter: build the app on the recording, print READY once the first frame
-# is up (Textual's Ready event), then either quit or stay idle until stdin closes.
-CHILD = """
-import sys, time
+# Runs in a fresh interpreter: the app, printing READY once the first frame is up (Textual's
+# Ready event), then either quitting or staying idle until stdin closes.
+BENCH_APP = """
+import sys
 sys.path.insert(0, {root!r})
 from tracer.tui.app import DockertraceApp
-from tracer.tui.source import load
 
 class Bench(DockertraceApp):
     def on_ready(self) -> None:
@@ -39,36 +38,28 @@ class Bench(DockertraceApp):
         print("READY", flush=True)
         if {quit_at_ready!r}:
             self.exit()
+"""
 
+# ... built on a recording,
+CHILD = """
+from tracer.tui.source import load
 app = Bench(load({path!r}), autoplay={autoplay!r}, live_reason="bench")
 app.run(headless=True, size=(120, 40))
 """
 
-
-# The same, started as `dockertrace` starts it (tracer.tui.command: decide, then build): the
+# ... or started as `dockertrace` starts it (tracer.tui.command: decide, then build): the
 # bundled recording, the doctor's checks asked after the first frame.
 DEFAULT_CHILD = """
-import sys
-sys.path.insert(0, {root!r})
 from tracer.tui import command
-from tracer.tui.app import DockertraceApp
-
-class Bench(DockertraceApp):
-    def on_ready(self) -> None:
-        super().on_ready()
-        print("READY", flush=True)
-        self.exit()
-
 app = command.build(command.decide(None, command.live_reason), app_class=Bench)
 app.run(headless=True, size=(120, 40))
 """
 
 
 def default_child_source() -> str:
-    return DEFAULT_CHILD.format(root=str(ROOT))
+    return BENCH_APP.format(root=str(ROOT), quit_at_ready=True) + DEFAULT_CHILD
 
 
 def child_source(path: Path, quit_at_ready: bool, autoplay: bool = False) -> str:
-    return CHILD.format(
-        root=str(ROOT), path=str(path), quit_at_ready=quit_at_ready, autoplay=autoplay
-    )
+    head = BENCH_APP.format(root=str(ROOT), quit_at_ready=quit_at_ready)
+    return head + CHILD.format(path=str(path), autoplay=autoplay)

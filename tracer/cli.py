@@ -8,18 +8,9 @@ import importlib.util
 import sys
 from collections.abc import Sequence
 
-# Each module has `register(subparsers)`, which adds its parser and sets `func` to a callable
-# taking the parsed arguments and returning the exit status.
-COMMAND_MODULES: tuple[str, ...] = (
-    "tracer.doctor",
-    "tracer.probes.command",
-    "tracer.trace_command",
-    "tracer.proxy.command",
-    "tracer.lesson_command",
-    "tracer.tui.command",
-)
-# The subcommands each module registers: `dockertrace run` imports only what `run` needs (the
-# others cost a third of a second of imports, a sixth of the whole run).
+# Each subcommand's module, which has `register(subparsers)`: it adds its parsers and sets `func`
+# to a callable taking the parsed arguments and returning the exit status. `dockertrace run`
+# imports only what `run` needs (the others cost a third of a second of imports).
 COMMANDS: dict[str, str] = {
     "doctor": "tracer.doctor",
     "probe": "tracer.probes.command",
@@ -31,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "lesson": "tracer.lesson_command",
     "tui": "tracer.tui.command",
 }
+COMMAND_MODULES = tuple(dict.fromkeys(COMMANDS.values()))  # in help order, each once
 
 
 def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:

@@ -206,7 +206,7 @@ class LiveSession:
         """Wait until what process `pid` (ended) set off is recorded: the probes' report of its
         exit, which comes a moment after we see it, and the proxy's of its connections closing;
         at most SETTLE_MAX_S. The psutil backend does not report exits: SETTLE_S, then."""
-        reports_exits = self.backend in ("bcc", "tracefs")
+        reports_exits = bool(getattr(self.source, "reports_exits", False))
         if not reports_exits:
             time.sleep(SETTLE_S)
         deadline = time.monotonic() + SETTLE_MAX_S

@@ -48,6 +48,7 @@ class EventSource(ABC):
     """A source of kernel/process events: start, track, an async iterator, close."""
 
     name: str = ""
+    reports_exits = True  # a proc.exit for each traced process that ends
 
     def __init__(self) -> None:
         self.ready_seconds: float = 0.0

@@ -176,6 +176,7 @@ class ProcSource(EventSource):
     """The last resort: no kernel events, only `proc.seen` for each moving part, re-scanned."""
 
     name = "proc"
+    reports_exits = False
 
     def __init__(self, refresh_seconds: float = REFRESH_SECONDS) -> None:
         super().__init__()
