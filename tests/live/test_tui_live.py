@@ -56,3 +56,28 @@ async def test_a_typed_docker_run_runs_live_and_its_output_is_shown(demo_image: 
         assert notice.startswith("docker exited 0; printed: typed here"), notice
         trace = app.loaded.trace
         assert trace.container is not None and trace.container.command == ("echo", "typed", "here")
+
+
+async def test_quitting_in_the_middle_of_a_live_run_leaves_nothing_behind(
+    demo_image: str,
+) -> None:
+    import os
+
+    import psutil
+
+    app = DockertraceApp(Loaded(empty_trace()), mode="live", live_reason=None, animate=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("g")
+        child = app._live_child
+        assert child is not None and child._proc is not None
+        pid = child._proc.pid
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # the session is up: proxy, probes, the CLI next
+            await pilot.pause(0.05)
+            if app.query_one(Banner).notice.startswith("Tracing"):
+                break
+        assert app.query_one(Banner).notice.startswith("Tracing")
+        await pilot.press("q")
+    # quitting waited for the child, which closed its session as on SIGTERM
+    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    assert not os.path.exists(f"/run/dockertrace/session-{pid}.sock")

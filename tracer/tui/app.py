@@ -19,6 +19,7 @@ from textual.widgets import Footer
 
 from tracer.events import Event
 from tracer.record import RecordingError
+from tracer.tui import live
 from tracer.tui.banner import Banner
 from tracer.tui.chain_view import ChainView
 from tracer.tui.detail_pane import DetailPane
@@ -76,9 +77,8 @@ class DockertraceApp(LiveRuns, App[None]):
         self._ticker: Timer | None = None
         self._live_events: list[Event] = []
         self._live_header: dict[str, Any] = {}
-        self._live_dirty = False  # events arrived that the screen does not show yet
         self._live_running = False  # a live run's worker is on (its events are shown)
-        self._next_fold = 0.0  # perf_counter time before which no new live fold starts
+        self._live_child: live.LiveChild | None = None  # the live run's process
         self._gc_paused = False  # run() paused the garbage collector until the first frame
 
     # -- building ------------------------------------------------------------------------------
@@ -106,6 +106,7 @@ class DockertraceApp(LiveRuns, App[None]):
             self.check_live_soon()
 
     def on_unmount(self) -> None:
+        self.stop_live()  # a run cut short by quitting: its process cleans up, then ends
         gc.unfreeze()  # back to the collector: tests run many apps in one process
         gc.enable()  # if a live run was cut short
 
@@ -195,6 +196,13 @@ class DockertraceApp(LiveRuns, App[None]):
             if self._ticker is not None:
                 self._ticker.pause()  # nothing moves: no CPU while idle
             self.query_one(Banner).pace = self._pace()
+
+    def _draw_now(self) -> None:
+        """Draw the screen's changes now rather than at its next update (Textual's own timer
+        for it, which this fires early; it lays out first if a layout is due)."""
+        screen = self.screen
+        if screen.is_current:
+            screen._on_timer_update()
 
     def _wake(self) -> None:
         if self._ticker is not None:

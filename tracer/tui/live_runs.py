@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import gc
-import time
 from collections.abc import Callable
-from functools import partial
 from typing import Any, Protocol
 
 from textual.message import Message
@@ -20,7 +18,6 @@ from tracer.tui.source import Loaded, fold_events
 
 # why live runs are impossible here (None: they are possible), or a function that finds out
 LiveReason = str | Callable[[], str | None] | None
-FOLD_SHARE = 0.5  # the most of the UI thread's time that folding a live run may take
 
 
 class _Host(Protocol):
@@ -32,9 +29,8 @@ class _Host(Protocol):
     _steps: list[int | None]
     _live_events: list[Event]
     _live_header: dict[str, Any]
-    _live_dirty: bool
     _live_running: bool
-    _next_fold: float
+    _live_child: live.LiveChild | None
 
     @property
     def screen(self) -> Any: ...
@@ -45,7 +41,9 @@ class _Host(Protocol):
     def _wake(self) -> None: ...
     def _start_live(self, args: list[str] | None) -> None: ...
     def _typed(self, text: str | None) -> None: ...
-    def _fold_live(self) -> None: ...
+    def stop_live(self) -> None: ...
+    def _replay_finished(self, message: live.LiveFinished) -> None: ...
+    def _draw_now(self) -> None: ...
     def _show_live_so_far(self) -> None: ...
     def _hold_layout(self, held: bool) -> None: ...
     def call_later(self, callback: Any, *args: Any) -> bool: ...
@@ -60,6 +58,7 @@ class LiveRuns:
     """Keys g and x, and the messages a live run sends (events reach the screen only so)."""
 
     live_reason: LiveReason
+    _live_child: live.LiveChild | None  # the live run's process
 
     def check_live_soon(self: _Host) -> None:
         """Ask the doctor in a worker thread whether live runs can happen here (its checks take
@@ -107,6 +106,16 @@ class LiveRuns:
                 f"Cannot run live here (`dockertrace doctor` tells more): {self.live_reason}."
             )
             return
+        if self._live_running:
+            self.notify("A live run is going on: its replay comes when it ends.")
+            return
+        try:
+            child = live.start_live(args, self.post_message)
+        except OSError as e:
+            banner.notice = f"Live run failed: cannot start the tracing process: {e}"
+            return
+        self.stop_live()  # the last run's process, if it still cleans up
+        self._live_child = child
         self._live_events.clear()
         self._live_running = True
         # no garbage collection while the run is drawn: a full one, among all that the session
@@ -114,8 +123,13 @@ class LiveRuns:
         gc.disable()
         self._hold_layout(True)
         banner.notice = "Starting the proxy and the probes…"
-        work = partial(live.run_live, args, self.post_message)
-        self.run_worker(work, thread=True, exclusive=True, group="live")
+        self.run_worker(live.warm_up, thread=True, exclusive=True, group="warm-up")
+
+    def stop_live(self: _Host) -> None:
+        """End the live run's process, if any (the app quits): it cleans up before it ends."""
+        child, self._live_child = self._live_child, None
+        if child is not None:
+            child.stop()
 
     def _hold_layout(self: _Host, held: bool) -> None:
         """While a run is live, nothing it adds lays the screen out again: the panes keep a
@@ -137,24 +151,10 @@ class LiveRuns:
             # whole run (which has it) is on screen by then and stays there
             return
         self._live_events += events
-        if not self._live_dirty:
-            # folded once the events already queued behind this one are in: one fold a burst
-            self._live_dirty = True
-            self.call_later(self._fold_live)
-
-    def _fold_live(self: _Host) -> None:
-        if not self._live_dirty:
-            return  # the run ended (or a new one began) before this fold
-        wait = self._next_fold - time.perf_counter()
-        if wait > 0:
-            self.set_timer(wait, self._fold_live)
-            return
-        self._live_dirty = False
-        began = time.perf_counter()
         self._show_live_so_far()
-        # a busy machine's unrelated events can make a run's list long and each fold slow:
-        # never spend more than FOLD_SHARE of the time folding
-        self._next_fold = began + (time.perf_counter() - began) / FOLD_SHARE
+        # drawn now, not at the screen's next update: that came two or three turns of the
+        # event loop later, each as long as whatever else was ready then (a frame, a fold)
+        self._draw_now()
         self._wake()
 
     def _show_live_so_far(self: _Host) -> None:
@@ -168,7 +168,12 @@ class LiveRuns:
         self.refresh_scene()
 
     def on_live_finished(self: _Host, message: live.LiveFinished) -> None:
-        self._live_dirty = self._live_running = False
+        # every event that came before this message is on screen: each batch is drawn as it
+        # is taken, and the child wrote its events before its end
+        self._live_running = False
+        self._replay_finished(message)
+
+    def _replay_finished(self: _Host, message: live.LiveFinished) -> None:
         gc.enable()
         self._hold_layout(False)
         header = message.header
@@ -179,7 +184,7 @@ class LiveRuns:
         self.show_loaded(loaded, "live", note + " in slow motion (r replays, e exports).")
 
     def on_live_failed(self: _Host, message: live.LiveFailed) -> None:
-        self._live_dirty = self._live_running = False
+        self._live_running = False
         gc.enable()
         self._hold_layout(False)
         self.query_one(Banner).notice = f"Live run failed: {message.why}"
