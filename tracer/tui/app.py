@@ -15,6 +15,7 @@ from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.timer import Timer
+from textual.widget import Widget
 from textual.widgets import Footer
 
 from tracer.events import Event
@@ -198,11 +199,27 @@ class DockertraceApp(LiveRuns, App[None]):
             self.query_one(Banner).pace = self._pace()
 
     def _draw_now(self) -> None:
-        """Draw the screen's changes now rather than at its next update (Textual's own timer
-        for it, which this fires early; it lays out first if a layout is due)."""
+        """Draw what changed now, not a few turns of the event loop later.
+
+        Textual's way: a widget that changed tells the screen so at its own next idle (a
+        message), the screen then wakes its update timer (another), and the timer draws; each
+        hop waits for everything else ready on the loop (a fold, a frame), 10-30 ms in all
+        during a live run. Here the widgets that asked for a repaint are handed to the screen
+        as their idle handler would, and the timer's work is done at once. A widget that
+        needs a layout is left to Textual's own way (a live run holds its layout)."""
         screen = self.screen
-        if screen.is_current:
-            screen._on_timer_update()
+        if not screen.is_current:
+            return
+        for widget in screen.walk_children(Widget):
+            if widget._layout_required or not widget.display:
+                continue
+            if widget._repaint_required:
+                widget._repaint_required = False
+                screen._dirty_widgets.add(widget)
+            if widget._scroll_required:
+                widget._scroll_required = False
+                screen._scroll_required = True
+        screen._on_timer_update()
 
     def _wake(self) -> None:
         if self._ticker is not None:

@@ -90,7 +90,7 @@ class ChainView(Widget):
         box: Box
 
     # Where the token is along the active hop: 0 at its source, 1 at its destination.
-    phase: reactive[float] = reactive(0.5)
+    phase: reactive[float] = reactive(0.5, repaint=False)
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -112,7 +112,24 @@ class ChainView(Widget):
         drawn = None if scene is None else (scene.boxes, scene.hop, scene.position < 0)
         if drawn != self._drawn:
             self._drawn = drawn
+            self._redraw()
+
+    def watch_phase(self) -> None:
+        self._redraw()  # the token moved: its line only
+
+    def _redraw(self) -> None:
+        """Draw the chain again, repainting only the lines that changed (a box's state changes
+        three lines of six, the token one): Textual's work per line repainted is most of a
+        frame's cost for this widget."""
+        width = self.size.width
+        old = self._strips if self._strips_width == width else None
+        if old is None or not self.is_mounted:
             self.refresh()
+            return
+        self._strips = new = self._draw(width)
+        for y in range(max(len(old), len(new))):
+            if y >= len(old) or y >= len(new) or old[y] != new[y]:
+                super().refresh(Region(0, y, width, 1))
 
     def box_at(self, x: int) -> Box | None:
         """The box drawn at column x, if any."""
@@ -141,7 +158,8 @@ class ChainView(Widget):
     def refresh(
         self, *regions: Region, repaint: bool = True, layout: bool = False, recompose: bool = False
     ) -> Self:
-        self._strips = None  # whatever asks for a repaint (a new scene, the token moving)
+        if not regions:
+            self._strips = None  # drawn again whole (a resize, a new look)
         return super().refresh(*regions, repaint=repaint, layout=layout, recompose=recompose)
 
     def render_line(self, y: int) -> Strip:
@@ -149,16 +167,19 @@ class ChainView(Widget):
         # Textual's way from a Text (through its Content, line by line) costs several times more
         width = self.size.width
         if self._strips is None or self._strips_width != width:
-            base = self.rich_style
-            console = self.app.console
-            self._strips_width = width
-            self._strips = [
-                Strip(Segment.apply_style(line.render(console), base)).crop_extend(0, width, base)
-                for line in self.render().split("\n", allow_blank=True)
-            ]
+            self._strips = self._draw(width)
         if y < len(self._strips):
             return self._strips[y]
         return Strip.blank(width, self.rich_style)
+
+    def _draw(self, width: int) -> list[Strip]:
+        base = self.rich_style
+        console = self.app.console
+        self._strips_width = width
+        return [
+            Strip(Segment.apply_style(line.render(console), base)).crop_extend(0, width, base)
+            for line in self.render().split("\n", allow_blank=True)
+        ]
 
     def _box_lines(self, state: BoxState, width: int) -> list[str]:
         name = NAMES[state.box]

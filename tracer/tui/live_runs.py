@@ -122,7 +122,11 @@ class LiveRuns:
         # made while starting, stops the screen for tens of ms; the run makes little garbage
         gc.disable()
         self._hold_layout(True)
-        banner.notice = "Starting the proxy and the probes…"
+        # the screen is cleared for the run now, while the session starts (most of a second):
+        # done when it has started, that full frame held back its first events ~30 ms
+        self._live_header: dict[str, Any] = {}
+        self.player.realtime = True
+        self.show_loaded(Loaded(fold_events([], "")), "live", "Starting the proxy and the probes…")
         self.run_worker(live.warm_up, thread=True, exclusive=True, group="warm-up")
 
     def stop_live(self: _Host) -> None:
@@ -139,10 +143,11 @@ class LiveRuns:
         self.query_one(Banner).hold(held)
 
     def on_live_started(self: _Host, message: live.LiveStarted) -> None:
-        self._live_header = message.header
-        self.player.realtime = True
-        text = f"Tracing `{' '.join(message.argv)}` live; probes: {message.choices}"
-        self.show_loaded(Loaded(fold_events([], "")), "live", text)
+        self._live_header = header = message.header
+        banner = self.query_one(Banner)
+        banner.backend = str(header.get("backend", ""))
+        banner.versions = dict(header.get("versions") or {})
+        banner.notice = f"Tracing `{' '.join(message.argv)}` live; probes: {message.choices}"
 
     def on_live_events(self: _Host, message: live.LiveEvents) -> None:
         events = message.inbox.take()
