@@ -65,6 +65,8 @@ async def test_quitting_in_the_middle_of_a_live_run_leaves_nothing_behind(
 
     import psutil
 
+    from tracer.tui import live_child
+
     app = DockertraceApp(Loaded(empty_trace()), mode="live", live_reason=None, animate=False)
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.press("g")
@@ -77,6 +79,11 @@ async def test_quitting_in_the_middle_of_a_live_run_leaves_nothing_behind(
             if app.query_one(Banner).notice.startswith("Tracing"):
                 break
         assert app.query_one(Banner).notice.startswith("Tracing")
+        # the session's reading threads run ahead of the run they watch; the main thread,
+        # which starts the docker CLI, does not
+        nice = {t.id: os.getpriority(os.PRIO_PROCESS, t.id) for t in psutil.Process(pid).threads()}
+        assert nice.pop(pid) == os.getpriority(os.PRIO_PROCESS, 0)
+        assert set(nice.values()) == {live_child.READER_NICE}
         await pilot.press("q")
     # quitting waited for the child, which closed its session as on SIGTERM
     assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE

@@ -139,10 +139,10 @@ class StepList(RenderedLines):
         if scene.steps != self._drawn:
             self._drawn = scene.steps
             self.set_block(TABLE, self._table())
-            self._draw_story()
-        elif grown and time.monotonic() < self._story_at + STORY_EVERY_S:
-            # the same step while a live run grows: its facts ("seen in N events") change at
-            # every fold; draw them a few times a second
+        if grown and time.monotonic() < self._story_at + STORY_EVERY_S:
+            # a live run grows: the story (the current step's facts, "seen in N events")
+            # changes at every fold, and drawing it costs a fold twice over; it is drawn a
+            # few times a second, the table above it at once
             if not self._story_later:
                 self._story_later = True
                 self.set_timer(STORY_EVERY_S, self._draw_story)
