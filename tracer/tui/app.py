@@ -112,6 +112,9 @@ class DockertraceApp(LiveRuns, App[None]):
         gc.enable()  # if a live run was cut short
 
     def compose(self) -> ComposeResult:
+        # the terminal's size is known already: the screen is styled short from the start,
+        # not restyled (every widget, ~15 ms) when the first resize says so
+        self.on_resize()
         yield Banner(id="banner")
         yield ChainView(id="chain")
         with Horizontal(id="panes"):
