@@ -2,7 +2,9 @@
 
 Run as root: .venv/bin/python bench/tui_live_latency.py [--runs N]   (target: p99 ≤ 50 ms)
 Baseline in the same run: the same `docker run` in a bare LiveSession, measured at its sink
-(the latency of the probes and the proxy themselves, before any screen).
+(the latency of the probes and the proxy themselves, before any screen). The app runs its
+session in a child process (tracer.tui.live_child) and reads its events from a pipe, so the
+app's figure includes that hop; the event's kernel time stamp is CLOCK_MONOTONIC in both.
 The events timed are the run's (those the trace the screen draws takes in); an event that came
 before the run claimed it (the chain attributes some only once later evidence arrives) is
 timed from the kernel to the first frame that shows it, wait included; the line "in the run on
