@@ -463,3 +463,36 @@ async def test_a_live_run_growing_lays_the_screen_out_no_more(
                 break
         assert not app.screen.has_class("-live")  # the replay is laid out as ever
         assert table.styles.overflow_y == "auto"  # a scrollbar again, when the rows need one
+
+
+async def test_a_live_batch_is_on_screen_when_its_message_is_handled(
+    make_app: AppMaker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Textual draws a change a few turns of the loop later (the widget's idle, the screen's,
+    # its update timer); a live run's events waited 10-30 ms for that behind other work
+    frames: list[int] = []
+    real_display = DockertraceApp._display
+
+    def counted(self: DockertraceApp, screen: Screen[Any], renderable: Any) -> None:
+        if renderable is not None:
+            frames.append(len(self.loaded.trace.events))
+        real_display(self, screen, renderable)
+
+    class Quiet:  # a run whose messages the test posts itself
+        def stop(self) -> None:
+            pass
+
+    monkeypatch.setattr(DockertraceApp, "_display", counted)
+    monkeypatch.setattr(live, "start_live", lambda args, post: Quiet())
+    app = make_app(live_reason=None)
+    events = run_events()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("g")
+        app.post_message(LiveStarted(make_header(), "bcc", ["docker", "run"]))
+        await pilot.pause(0.1)
+        inbox = live.Inbox(lambda message: True)
+        inbox.put_many(events[:40])
+        before = len(frames)
+        app.on_live_events(live.LiveEvents(inbox))
+        shown = len(app.loaded.trace.events)
+        assert shown > 0 and frames[before:] == [shown]  # one frame, drawn by then, with them

@@ -29,9 +29,9 @@ REAP_EVERY_S = 0.2  # how often the app looks whether an ended run's process has
 
 
 class Inbox:
-    """Events from the session's threads, handed to the UI thread a batch at a time: one
-    message for all the events that came while the UI thread was busy (a message each cost
-    the UI thread a dispatch each, and a run has hundreds)."""
+    """Events of a live run, handed to the app a batch at a time: one message for all the
+    events that came while it was busy (a message each cost the UI a dispatch each, and a run
+    has hundreds). Filled by the reader of the child's pipe, or by any thread (tests)."""
 
     def __init__(self, post: Callable[[Message], object]) -> None:
         self._events: list[Event] = []
@@ -154,10 +154,6 @@ class LiveChild:
         self._partial = b""  # a line not yet whole
         self._ended = False  # a finished or failed line came
         self._loop: asyncio.AbstractEventLoop | None = None
-
-    @property
-    def running(self) -> bool:
-        return self._proc is not None
 
     def start(self) -> None:
         """Start the child; its lines are read on the running loop from now on."""
