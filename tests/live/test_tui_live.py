@@ -3,6 +3,7 @@ ends with all seven steps observed."""
 
 from __future__ import annotations
 
+import subprocess
 import time
 
 from tracer.tui.app import DockertraceApp
@@ -65,8 +66,14 @@ async def test_quitting_in_the_middle_of_a_live_run_leaves_nothing_behind(
 
     import psutil
 
+    from tracer.runs import endpoint_of
     from tracer.tui import live_child
 
+    def containers() -> set[str]:
+        out = subprocess.run(["docker", "ps", "-aq"], capture_output=True, text=True, check=True)
+        return set(out.stdout.split())
+
+    before = containers()
     app = DockertraceApp(Loaded(empty_trace()), mode="live", live_reason=None, animate=False)
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.press("g")
@@ -84,7 +91,12 @@ async def test_quitting_in_the_middle_of_a_live_run_leaves_nothing_behind(
         nice = {t.id: os.getpriority(os.PRIO_PROCESS, t.id) for t in psutil.Process(pid).threads()}
         assert nice.pop(pid) == os.getpriority(os.PRIO_PROCESS, 0)
         assert set(nice.values()) == {live_child.READER_NICE}
+        while time.monotonic() < deadline:  # the container is being made: quit now
+            await pilot.pause(0.02)
+            if any(endpoint_of(ev) == "/containers/create" for ev in app._live_events):
+                break
         await pilot.press("q")
     # quitting waited for the child, which closed its session as on SIGTERM
     assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
     assert not os.path.exists(f"/run/dockertrace/session-{pid}.sock")
+    assert containers() <= before  # its container, which the daemon made, is removed

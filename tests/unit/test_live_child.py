@@ -106,3 +106,17 @@ def test_the_default_command_names_the_offline_image_as_docker_knows_it() -> Non
     assert live_child.default_command("alpine") == ["run", "--rm", "alpine", "echo", "hi"]
     command = live_child.default_command("dockertrace/busybox")
     assert command[2] == "dockertrace/busybox:latest"
+
+
+def test_a_run_is_labelled_as_this_process_so_a_cut_short_one_is_removed() -> None:
+    import os
+
+    assert live_child.labelled(["run", "--rm", "alpine", "echo", "hi"]) == [
+        "run",
+        "--label",
+        f"dockertrace.session={os.getpid()}",
+        "--rm",
+        "alpine",
+        "echo",
+        "hi",
+    ]

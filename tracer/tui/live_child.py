@@ -71,6 +71,17 @@ def default_command(image: str) -> list[str]:
     return ["run", "--rm", image, "echo", "hi"]
 
 
+def labelled(args: list[str]) -> list[str]:
+    """`docker run ...` with this process's label, as `dockertrace run` does: a run cut short
+    (the app quit, or died) leaves no container behind (the session's close, or the next
+    session's sweep, removes it)."""
+    from tracer.run_sweep import label_args
+
+    if args[:1] != ["run"]:
+        return args
+    return ["run", *label_args(), *args[1:]]
+
+
 def _hurry_readers() -> None:
     """Give the session's reading threads (the probes' ring buffer, the proxy's channel) a
     higher priority than the run they watch. The app drawing takes most of a core while a run
@@ -120,7 +131,7 @@ def run(args: list[str] | None, lines: Lines) -> int:
         choices = " ".join(describe(session.choices, session.backend).split())
         argv = ["docker", *args]
         lines.send("started", {"header": session.header, "choices": choices, "argv": argv})
-        done = session.run_docker(args)
+        done = session.run_docker(labelled(args))
         header = session.header
         # closed before the end is said: the probes' and the proxy's last events (a close,
         # an exit, written by their threads a moment after the command ended) come first
