@@ -496,3 +496,17 @@ async def test_a_live_batch_is_on_screen_when_its_message_is_handled(
         app.on_live_events(live.LiveEvents(inbox))
         shown = len(app.loaded.trace.events)
         assert shown > 0 and frames[before:] == [shown]  # one frame, drawn by then, with them
+
+
+async def test_the_search_box_is_made_when_first_wanted(make_app: AppMaker) -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        timeline = app.query_one(Timeline)
+        assert not timeline.query(Input)  # the first frame does without it
+        await pilot.click("#search-hint")
+        await pilot.pause()
+        box = timeline.query_one("#search", Input)
+        assert box.has_focus and not timeline.query("#search-hint")
+        app.set_focus(None)
+        await pilot.press("slash")  # the same box again
+        assert box.has_focus and len(timeline.query(Input)) == 1

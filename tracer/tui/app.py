@@ -270,7 +270,7 @@ class DockertraceApp(LiveRuns, App[None]):
         self.query_one(Timeline).cycle_layer()
 
     def action_search(self) -> None:
-        self.query_one("#search").focus()
+        self.query_one(Timeline).open_search()
 
     def action_theme(self) -> None:
         self.theme = next_theme(self.theme)

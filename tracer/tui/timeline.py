@@ -46,6 +46,18 @@ def matches(ev: Event, layer: str, search: str) -> bool:
     return search.lower() in hay
 
 
+SEARCH_HINT = "/ search events"
+
+
+class SearchHint(Static):
+    """Where the search box goes, until it is first wanted (a click here, or /)."""
+
+    def on_click(self) -> None:
+        timeline = next((a for a in self.ancestors if isinstance(a, Timeline)), None)
+        if timeline is not None:
+            timeline.open_search()
+
+
 class Timeline(Vertical):
     """A table of events up to the playhead, with a layer filter and a search box above it."""
 
@@ -59,6 +71,8 @@ class Timeline(Vertical):
     Timeline #filter { width: auto; padding: 0 1; color: $text-muted; }
     Timeline Input { border: none; height: 1; width: 1fr; padding: 0 1; background: $boost; }
     Timeline Input:focus { border: none; background: $accent 25%; }
+    Timeline #search-hint { height: 1; width: 1fr; padding: 0 1; background: $boost;
+                            color: $text-muted; }
     Timeline EventTable { height: 1fr; scrollbar-size-vertical: 1; overflow-x: hidden; }
     """
 
@@ -85,8 +99,22 @@ class Timeline(Vertical):
     def compose(self) -> ComposeResult:
         with Horizontal():
             yield Static(self._filter_text(), id="filter")
-            yield Input(placeholder="/ search events", id="search")
+            # the search box is made when first wanted: an Input (its styles, its cursor)
+            # cost the first frame ~25 ms, and most runs of the app never search
+            yield SearchHint(SEARCH_HINT, id="search-hint")
         yield EventTable([Column("+ms", 6), Column("layer", 9), Column("what", None)])
+
+    def open_search(self) -> None:
+        """Focus the search box, made now if it is not yet."""
+        found = self.query("#search")
+        if found:
+            found.first().focus()
+            return
+        box = Input(placeholder=SEARCH_HINT, id="search")
+        hint = self.query_one("#search-hint")
+        hint.parent.mount(box, after=hint)  # type: ignore[union-attr]
+        hint.remove()
+        box.focus()
 
     def _filter_text(self) -> str:
         return f"layer: {self.layer_filter} (l)"
