@@ -17,6 +17,7 @@ from textual.widget import Widget
 
 from tracer.describe import short_ids
 from tracer.trace import BOXES, Box, Hop
+from tracer.tui.rendered_lines import changed_span
 from tracer.tui.scene import BoxState, Scene
 
 NAMES: dict[Box, str] = {
@@ -119,17 +120,16 @@ class ChainView(Widget):
 
     def _redraw(self) -> None:
         """Draw the chain again, repainting only the lines that changed (a box's state changes
-        three lines of six, the token one): Textual's work per line repainted is most of a
-        frame's cost for this widget."""
+        three lines of six, the token one)."""
         width = self.size.width
         old = self._strips if self._strips_width == width else None
         if old is None or not self.is_mounted:
             self.refresh()
             return
         self._strips = new = self._draw(width)
-        for y in range(max(len(old), len(new))):
-            if y >= len(old) or y >= len(new) or old[y] != new[y]:
-                super().refresh(Region(0, y, width, 1))
+        span = changed_span(old, new)
+        if span is not None:
+            super().refresh(Region(0, span[0], width, span[1]))
 
     def box_at(self, x: int) -> Box | None:
         """The box drawn at column x, if any."""

@@ -40,14 +40,11 @@ class Inbox:
         self.received = 0  # every event put, taken or not
 
     def put(self, event: Event) -> None:
-        with self._lock:
-            self.received += 1
-            self._events.append(event)
-            first = len(self._events) == 1
-        if first:  # the UI thread is told once; it takes whatever came by then
-            self._post(LiveEvents(self))
+        self.put_many([event])
 
     def put_many(self, events: list[Event]) -> None:
+        """Add events; the UI is told once, when the inbox was empty, and takes whatever came
+        by then."""
         with self._lock:
             self.received += len(events)
             first = not self._events

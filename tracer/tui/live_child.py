@@ -30,7 +30,6 @@ import threading
 from typing import IO, Any
 
 READER_NICE = -10  # the session's reading threads: ahead of the run they watch
-DEFAULT_IMAGES = ("alpine:latest", "dockertrace/busybox:latest")
 
 
 class Lines:
@@ -65,7 +64,9 @@ class Lines:
 
 def default_command(image: str) -> list[str]:
     """`docker run --rm IMAGE echo hi`, IMAGE the demo image the session found."""
-    for candidate in DEFAULT_IMAGES:
+    from tracer.session import DEMO_IMAGES
+
+    for candidate in DEMO_IMAGES:
         if candidate.removesuffix(":latest") == image and candidate.startswith("dockertrace/"):
             image = candidate
     return ["run", "--rm", image, "echo", "hi"]

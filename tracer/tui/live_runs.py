@@ -42,7 +42,6 @@ class _Host(Protocol):
     def _start_live(self, args: list[str] | None) -> None: ...
     def _typed(self, text: str | None) -> None: ...
     def stop_live(self) -> None: ...
-    def _replay_finished(self, message: live.LiveFinished) -> None: ...
     def _draw_now(self) -> None: ...
     def _show_live_so_far(self) -> None: ...
     def _hold_layout(self, held: bool) -> None: ...
@@ -59,6 +58,7 @@ class LiveRuns:
 
     live_reason: LiveReason
     _live_child: live.LiveChild | None  # the live run's process
+    _live_header: dict[str, Any]  # the run's recording header, once its session is up
 
     def check_live_soon(self: _Host) -> None:
         """Ask the doctor in a worker thread whether live runs can happen here (its checks take
@@ -124,7 +124,7 @@ class LiveRuns:
         self._hold_layout(True)
         # the screen is cleared for the run now, while the session starts (most of a second):
         # done when it has started, that full frame held back its first events ~30 ms
-        self._live_header: dict[str, Any] = {}
+        self._live_header = {}
         self.player.realtime = True
         self.show_loaded(Loaded(fold_events([], "")), "live", "Starting the proxy and the probes…")
         self.run_worker(live.warm_up, thread=True, exclusive=True, group="warm-up")
@@ -136,9 +136,9 @@ class LiveRuns:
             child.stop()
 
     def _hold_layout(self: _Host, held: bool) -> None:
-        """While a run is live, nothing it adds lays the screen out again: the panes keep a
-        scrollbar and the notice its height from the start (a layout, and the full frame after
-        it, held the run's first events back ~40 ms each, four times a run)."""
+        """While a run is live, nothing it adds lays the screen out again: the panes show no
+        scrollbar and the notice keeps its height until its end (a layout, and the full frame
+        after it, held the run's first events back ~40 ms each, four times a run)."""
         self.screen.set_class(held, "-live")
         self.query_one(Banner).hold(held)
 
@@ -176,9 +176,6 @@ class LiveRuns:
         # every event that came before this message is on screen: each batch is drawn as it
         # is taken, and the child wrote its events before its end
         self._live_running = False
-        self._replay_finished(message)
-
-    def _replay_finished(self: _Host, message: live.LiveFinished) -> None:
         gc.enable()
         self._hold_layout(False)
         header = message.header

@@ -25,16 +25,21 @@ Block = RenderableType | Callable[[int, RichStyle], list[Strip]]
 
 
 def scrollbar_shown(view: ScrollView, overflows: bool) -> bool:
-    """Whether `view` shows its vertical scrollbar when its lines do (or do not) overflow: a
-    view told to scroll (a live run's panes) always does, one that may hide it only then."""
+    """Whether `view` shows its vertical scrollbar when its lines do (or do not) overflow: as
+    its overflow-y says (a live run's panes are told to hide it; auto: only then)."""
     overflow = view.styles.overflow_y
     return overflow == "scroll" or (overflow == "auto" and overflows)
 
 
-def _differs(old: list[Strip], new: list[Strip], i: int) -> bool:
-    if i >= len(old) or i >= len(new):
-        return True
-    return old[i] is not new[i] and old[i] != new[i]
+def changed_span(old: list[Strip], new: list[Strip]) -> tuple[int, int] | None:
+    """(first line, count) of the lines that differ between two drawings, or None: what a
+    repaint must cover (Textual's work per line repainted is most of a small change's cost)."""
+    changed = [
+        i
+        for i in range(max(len(old), len(new)))
+        if i >= len(old) or i >= len(new) or (old[i] is not new[i] and old[i] != new[i])
+    ]
+    return (changed[0], changed[-1] - changed[0] + 1) if changed else None
 
 
 class RenderedLines(ScrollView):
@@ -64,9 +69,9 @@ class RenderedLines(ScrollView):
         self._resize()
         # only the lines that changed are drawn again: the pane's border and padding make
         # each line cost Textual ~0.1 ms, and a new step changes 7 lines of 30
-        changed = [i for i in range(max(len(old), len(new))) if _differs(old, new, i)]
-        if changed:
-            self.refresh_lines(changed[0], changed[-1] - changed[0] + 1)
+        span = changed_span(old, new)
+        if span is not None:
+            self.refresh_lines(*span)
 
     def block(self, index: int) -> Block:
         return self._blocks[index]

@@ -53,9 +53,7 @@ class SearchHint(Static):
     """Where the search box goes, until it is first wanted (a click here, or /)."""
 
     def on_click(self) -> None:
-        timeline = next((a for a in self.ancestors if isinstance(a, Timeline)), None)
-        if timeline is not None:
-            timeline.open_search()
+        self.query_ancestor(Timeline).open_search()
 
 
 class Timeline(Vertical):
