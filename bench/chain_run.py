@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tracer.session import LiveSession, demo_image
+from tracer.sources.session import LiveSession, demo_image
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -17,8 +17,8 @@ import time
 
 from probe_common import median
 
-from tracer.probes.bcc_probe import BccSource
-from tracer.probes.tracefs_probe import TracefsSource
+from tracer.probes.bcc.probe import BccSource
+from tracer.probes.tracefs.probe import TracefsSource
 
 SMALL_BCC = b"""
 BPF_PERF_OUTPUT(events);

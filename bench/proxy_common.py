@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from tracer.endpoint import DEFAULT_SOCKET, try_connect
+from tracer.sources.endpoint import DEFAULT_SOCKET, try_connect
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -96,7 +96,7 @@ def recording_proxy(directory: str) -> Iterator[ProxyProcess]:
     argv = [
         sys.executable,
         "-m",
-        "tracer.proxy.command",  # the proxy alone, without the app's other modules
+        "tracer.cli.proxy",  # the proxy alone, without the app's other modules
         "--quiet",
         "--record",
         recording,

@@ -9,7 +9,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tracer.record import write_recording  # noqa: E402
+from tracer.record.format import write_recording  # noqa: E402
 from tracer.tui.source import bundled_recording  # noqa: E402
 
 

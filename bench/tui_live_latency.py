@@ -3,7 +3,7 @@
 Run as root: .venv/bin/python bench/tui_live_latency.py [--runs N]   (target: p99 ≤ 50 ms)
 Baseline in the same run: the same `docker run` in a bare LiveSession, measured at its sink
 (the latency of the probes and the proxy themselves, before any screen). The app runs its
-session in a child process (tracer.tui.live_child) and reads its events from a pipe, so the
+session in a child process (tracer.sources.live_child) and reads its events from a pipe, so the
 app's figure includes that hop; the event's kernel time stamp is CLOCK_MONOTONIC in both.
 The events timed are the run's (those the trace the screen draws takes in); an event that came
 before the run claimed it (the chain attributes some only once later evidence arrives) is
@@ -30,11 +30,11 @@ from rich.console import RenderableType
 from textual.screen import Screen
 
 from tracer.events import Event, monotonic_ns
-from tracer.session import LiveSession, demo_image
+from tracer.sources.session import LiveSession, demo_image
 from tracer.tui.app import DockertraceApp
-from tracer.tui.banner import Banner
 from tracer.tui.live import Inbox, LiveEvents
 from tracer.tui.source import Loaded, empty_trace
+from tracer.tui.widgets.banner import Banner
 
 
 def pct(values: list[float], q: float) -> float:

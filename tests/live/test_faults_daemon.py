@@ -13,9 +13,9 @@ from collections.abc import Callable
 import pytest
 
 from tests.live.engine import TEST_LABEL, PrivateEngine, private_engine  # noqa: F401
-from tracer.chain import fold
+from tracer.chain.fold import fold
 from tracer.events import Event
-from tracer.session import LiveSession
+from tracer.sources.session import LiveSession
 
 pytestmark = pytest.mark.live
 IMAGE = "dockertrace/busybox"

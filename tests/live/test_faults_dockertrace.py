@@ -21,7 +21,7 @@ import psutil
 import pytest
 
 from tracer.probes.leftovers import INSTANCE_PREFIX, held_maps, map_name
-from tracer.run_sweep import LABEL
+from tracer.sources.sweep import LABEL
 
 pytestmark = pytest.mark.live
 ROOT = Path(__file__).resolve().parents[2]

@@ -9,7 +9,7 @@ import threading
 import time
 
 from tests.conftest import need
-from tracer import doctor
+from tracer.sources import doctor
 
 SMOKE_BPF = r"""
 struct ev_t {

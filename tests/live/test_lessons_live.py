@@ -18,8 +18,8 @@ import pytest
 
 from tests.conftest import live_required, need
 from tests.unit.test_lesson_walk import script
-from tracer.lessons import Lesson, load_all
-from tracer.record import read_recording
+from tracer.lessons.model import Lesson, load_all
+from tracer.record.format import read_recording
 
 LESSONS = load_all()
 LEFTOVER_CONTAINER = "dockertrace-lesson"

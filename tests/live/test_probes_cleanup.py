@@ -17,7 +17,7 @@ from tests.conftest import need
 from tests.live.probes_scenario import wait_clean
 from tracer.probes.base import host_facts, judge
 from tracer.probes.leftovers import INSTANCE_PREFIX, held_maps
-from tracer.probes.tracefs_probe import TracefsSource
+from tracer.probes.tracefs.probe import TracefsSource
 
 BACKENDS = ("bcc", "tracefs")
 

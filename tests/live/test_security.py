@@ -322,6 +322,6 @@ def test_secrets_on_a_traced_command_line_are_redacted_in_the_recording(
 def test_command_lines_lose_their_secrets_and_keep_the_rest(
     argv: list[str], expected: list[str]
 ) -> None:
-    from tracer.proxy.redact import argv as redact_argv
+    from tracer.redact import argv as redact_argv
 
     assert redact_argv(argv) == expected

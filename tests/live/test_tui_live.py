@@ -7,9 +7,9 @@ import subprocess
 import time
 
 from tracer.tui.app import DockertraceApp
-from tracer.tui.banner import Banner
-from tracer.tui.chain_view import ChainView
 from tracer.tui.source import Loaded, empty_trace
+from tracer.tui.widgets.banner import Banner
+from tracer.tui.widgets.chain_view import ChainView
 
 
 async def test_live_run_from_the_app_ends_with_all_seven_steps_observed(
@@ -66,8 +66,8 @@ async def test_quitting_in_the_middle_of_a_live_run_leaves_nothing_behind(
 
     import psutil
 
-    from tracer.runs import endpoint_of
-    from tracer.tui import live_child
+    from tracer.chain.runs import endpoint_of
+    from tracer.sources import live_child
 
     def containers() -> set[str]:
         out = subprocess.run(["docker", "ps", "-aq"], capture_output=True, text=True, check=True)

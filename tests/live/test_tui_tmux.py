@@ -16,7 +16,7 @@ import pytest
 
 from tests.conftest import need
 from tests.tui.builders import make_header, run_events
-from tracer.record import write_recording
+from tracer.record.format import write_recording
 from tracer.tui.source import bundled_recording
 
 ROOT = Path(__file__).resolve().parents[2]

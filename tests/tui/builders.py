@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from tracer.chain.model import STEP_TITLES, Check, Container, Hop, Step, Trace
 from tracer.events import Event
-from tracer.trace import STEP_TITLES, Check, Container, Hop, Step, Trace
 
 T0 = 5_000_000_000_000
 MS = 1_000_000

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from tests.tui.builders import make_header, make_trace
-from tracer.trace import Trace
+from tracer.chain.model import Trace
 from tracer.tui.app import DockertraceApp
 from tracer.tui.source import Loaded, bundled_recording, load
 
@@ -53,8 +53,8 @@ def make_app(clock: FakeClock) -> Callable[..., DockertraceApp]:
 def settled(app: DockertraceApp) -> bool:
     """Whether every pane shows the playhead: the timeline's cursor on the current event and
     the detail pane drawn with it (it draws after a short delay)."""
-    from tracer.tui.detail_pane import DetailPane
-    from tracer.tui.timeline import Timeline
+    from tracer.tui.widgets.detail_pane import DetailPane
+    from tracer.tui.widgets.timeline import Timeline
 
     detail = app.query_one(DetailPane)
     table = app.query_one(Timeline).table

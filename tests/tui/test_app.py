@@ -16,17 +16,17 @@ from textual.widgets import Input
 
 from tests.tui.builders import make_header, make_trace, run_events
 from tests.tui.conftest import FakeClock
-from tracer.record import read_recording, write_recording
+from tracer.record.format import read_recording, write_recording
 from tracer.tui import live
 from tracer.tui.app import DockertraceApp
-from tracer.tui.banner import Banner
-from tracer.tui.chain_view import ChainView
-from tracer.tui.detail_pane import DetailPane
 from tracer.tui.live import LiveFinished, LiveStarted
 from tracer.tui.rendered_lines import RenderedLines
 from tracer.tui.source import fold_events
-from tracer.tui.step_list import StepList
-from tracer.tui.timeline import Timeline, layer_filters
+from tracer.tui.widgets.banner import Banner
+from tracer.tui.widgets.chain_view import ChainView
+from tracer.tui.widgets.detail_pane import DetailPane
+from tracer.tui.widgets.step_list import StepList
+from tracer.tui.widgets.timeline import Timeline, layer_filters
 
 AppMaker = Callable[..., DockertraceApp]
 FakeRun = Callable[[list[str] | None, Callable[[Message], object]], None]

@@ -9,7 +9,7 @@ import pytest
 
 from tests.tui.builders import make_header, run_events
 from tracer.cli import build_parser
-from tracer.record import RecordingError, write_recording
+from tracer.record.format import RecordingError, write_recording
 from tracer.tui import command
 
 
@@ -43,7 +43,7 @@ def test_the_subcommand_is_registered() -> None:
 def test_live_needs_root_daemon_and_cli_but_not_kernel_probes(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from tracer import doctor
+    from tracer.sources import doctor
     from tracer.tui import live
 
     def report(*failing: str) -> doctor.Report:

@@ -7,9 +7,9 @@ from collections.abc import Callable
 
 from tests.tui.conftest import FakeClock
 from tracer.tui.app import DockertraceApp
-from tracer.tui.chain_view import ChainView
 from tracer.tui.scene import Scene, scene_at
 from tracer.tui.source import Loaded
+from tracer.tui.widgets.chain_view import ChainView
 
 AppMaker = Callable[..., DockertraceApp]
 

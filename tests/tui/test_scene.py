@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.tui.builders import make_trace, run_events
-from tracer.describe import describe
+from tracer.text.describe import describe
 from tracer.tui.scene import event_steps, scene_at
 
 

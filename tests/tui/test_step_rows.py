@@ -8,7 +8,7 @@ from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 
-from tracer.tui.step_list import SHORT_TITLES, Cell, StepRow, step_rows
+from tracer.tui.widgets.step_list import SHORT_TITLES, Cell, StepRow, step_rows
 
 BASE = Style(color="white", bgcolor="black")
 CURRENT = Style(bgcolor="yellow", bold=True)

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from tracer.chain import fold, runs
+from tracer.chain.fold import fold, runs
 from tracer.events import Event
-from tracer.narrate import narrate, to_json
-from tracer.record import read_recording
+from tracer.record.format import read_recording
+from tracer.text.narrate import narrate, to_json
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
 

@@ -23,8 +23,8 @@ def test_the_map_names_every_subcommand_and_its_module() -> None:
 def test_run_does_not_import_the_other_commands() -> None:
     code = (
         "import sys; from tracer.cli import build_parser; build_parser(['replay', 'x']); "
-        "print(sorted(m for m in sys.modules if m in ('tracer.doctor', 'tracer.tui.command', "
-        "'tracer.lesson_command', 'tracer.proxy.command', 'textual')))"
+        "print(sorted(m for m in sys.modules if m in ('tracer.sources.doctor', "
+        "'tracer.tui.command', 'tracer.cli.lessons', 'tracer.cli.proxy', 'textual')))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

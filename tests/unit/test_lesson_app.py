@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from textual.widgets import Input, Static
 
-from tracer.lesson_app import LessonApp
-from tracer.lesson_walk import ReplayStage
-from tracer.lessons import Lesson, load_all
-from tracer.tui.chain_view import ChainView
+from tracer.lessons.model import Lesson, load_all
+from tracer.lessons.walk import ReplayStage
+from tracer.tui.lesson_app import LessonApp
+from tracer.tui.widgets.chain_view import ChainView
 
 
 def lesson(number: int) -> Lesson:

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from tracer.events import Event
-from tracer.lesson_walk import ReplayStage, walk
-from tracer.lessons import Lesson, load, load_all
-from tracer.record import write_recording
+from tracer.lessons.model import Lesson, load, load_all
+from tracer.lessons.walk import ReplayStage, walk
+from tracer.record.format import write_recording
 
 REPO = Path(__file__).resolve().parents[2]
 REPLAYABLE = [lesson for lesson in load_all() if "replay" in lesson.needs]
@@ -180,7 +180,7 @@ def test_lessons_lists_all_seven() -> None:
 def test_live_without_the_tracer_says_which_steps_cannot_run(tmp_path: Path) -> None:
     """No faked completion: without a tracing session, shell steps say they cannot run, and
     app actions that need no tracer (a socket file's mode) still run and are judged."""
-    from tracer.lesson_live import LiveStage
+    from tracer.sources.lesson_stage import LiveStage
 
     path = tmp_path / "09-no-tracer.md"
     path.write_text(

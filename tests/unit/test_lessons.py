@@ -9,8 +9,7 @@ from typing import Any
 import pytest
 
 from tracer.events import Event
-from tracer.lesson_live import APP_ACTIONS as LIVE_ACTIONS
-from tracer.lessons import (
+from tracer.lessons.model import (
     APP_ACTIONS,
     LESSONS_DIR,
     OutputCheck,
@@ -23,7 +22,8 @@ from tracer.lessons import (
     parse_selector,
     validate,
 )
-from tracer.record import read_recording
+from tracer.record.format import read_recording
+from tracer.sources.lesson_stage import APP_ACTIONS as LIVE_ACTIONS
 
 REPLAYABLE = {1, 2, 3, 4, 6}
 

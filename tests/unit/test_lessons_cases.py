@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tracer.lessons import LessonFileError, load, validate
+from tracer.lessons.model import LessonFileError, load, validate
 
 CASES = Path(__file__).parent / "lesson_cases"
 

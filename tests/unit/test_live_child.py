@@ -11,7 +11,7 @@ import sys
 from textual.message import Message
 
 from tests.tui.builders import make_header, run_events
-from tracer.tui import live_child
+from tracer.sources import live_child
 from tracer.tui.live import LiveChild, LiveEvents, LiveFailed, LiveFinished, LiveStarted
 
 
@@ -92,7 +92,7 @@ def test_a_child_that_dies_without_a_word_is_a_failure_with_its_last_stderr_line
 
 def test_the_child_refuses_arguments_that_are_not_a_list_of_strings() -> None:
     r = subprocess.run(
-        [sys.executable, "-m", "tracer.tui.live_child", '{"run": 1}'],
+        [sys.executable, "-m", "tracer.sources.live_child", '{"run": 1}'],
         capture_output=True,
         stdin=subprocess.DEVNULL,
         timeout=30,

@@ -6,7 +6,7 @@ import ctypes
 import re
 
 from tracer.cli import main
-from tracer.probes.bcc_decode import (
+from tracer.probes.bcc.decode import (
     EV_CONNECT,
     EV_EXEC,
     EV_EXIT,
@@ -17,15 +17,15 @@ from tracer.probes.bcc_decode import (
     event_struct,
     packed_argv,
 )
-from tracer.probes.bcc_probe import (
+from tracer.probes.bcc.probe import (
     ProgramShape,
     attachments,
     build_program,
     generic_reads,
     program_source,
 )
+from tracer.probes.bcc.tp_format import parse_format, render_struct
 from tracer.probes.lineage import Lineage
-from tracer.probes.tp_format import parse_format, render_struct
 
 
 def test_every_placeholder_is_filled() -> None:

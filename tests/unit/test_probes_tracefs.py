@@ -8,9 +8,9 @@ import pytest
 
 from tracer.events import Event
 from tracer.probes.lineage import Lineage
-from tracer.probes.tracefs_decode import HostView, TracefsDecoder
-from tracer.probes.tracefs_parse import parse_line, syscall_args, syscall_ret
-from tracer.probes.tracefs_probe import TracefsSource
+from tracer.probes.tracefs.decode import HostView, TracefsDecoder
+from tracer.probes.tracefs.parse import parse_line, syscall_args, syscall_ret
+from tracer.probes.tracefs.probe import TracefsSource
 
 RECORDED = Path(__file__).parent / "data" / "probes_tracefs_docker_run.txt"
 FIVE = {"CLONE_NEWNS", "CLONE_NEWUTS", "CLONE_NEWIPC", "CLONE_NEWPID", "CLONE_NEWNET"}

@@ -5,8 +5,8 @@ from __future__ import annotations
 import io
 from typing import Any
 
+from tracer.cli.proxy import FRAME_LINES_PER_SECOND, ExchangePrinter
 from tracer.events import Event
-from tracer.proxy.command import FRAME_LINES_PER_SECOND, ExchangePrinter
 
 
 def ev(kind: str, **detail: Any) -> Event:

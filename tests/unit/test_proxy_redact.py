@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tracer.proxy import redact
+from tracer import redact
 from tracer.proxy.exchange import Body, split_target
 
 

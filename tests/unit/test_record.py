@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tracer.events import Event
-from tracer.record import (
+from tracer.record.format import (
     FORMAT,
     Recorder,
     RecordingError,

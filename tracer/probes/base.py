@@ -253,11 +253,11 @@ def judge(facts: HostFacts) -> list[BackendChoice]:
 
 def make_source(name: str) -> EventSource:
     if name == "bcc":
-        from tracer.probes.bcc_probe import BccSource
+        from tracer.probes.bcc.probe import BccSource
 
         return BccSource()
     if name == "tracefs":
-        from tracer.probes.tracefs_probe import TracefsSource
+        from tracer.probes.tracefs.probe import TracefsSource
 
         return TracefsSource()
     if name == "proc":

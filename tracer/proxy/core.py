@@ -16,8 +16,8 @@ from typing import Any
 
 import h11
 
+from tracer import redact
 from tracer.events import Event, Layer
-from tracer.proxy import redact
 from tracer.proxy.exchange import FRAME_EXCERPT, Exchange, split_target
 from tracer.proxy.frames import FrameDecoder, looks_multiplexed
 from tracer.proxy.peer import Peer

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from tracer.proxy import redact
+from tracer import redact
 from tracer.proxy.frames import FrameDecoder
 
 BODY_KEEP = 64 * 1024  # bytes of a body kept to parse as JSON

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tracer.proxy import redact
+from tracer import redact
 
 
 @dataclass(frozen=True)

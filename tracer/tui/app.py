@@ -19,21 +19,21 @@ from textual.widget import Widget
 from textual.widgets import Footer
 
 from tracer.events import Event
-from tracer.record import RecordingError
+from tracer.record.format import RecordingError
 from tracer.tui import live
-from tracer.tui.banner import Banner
-from tracer.tui.chain_view import ChainView
-from tracer.tui.detail_pane import DetailPane
 from tracer.tui.export import export
 from tracer.tui.keys import KEYS, palette
 from tracer.tui.live_runs import LiveRuns
 from tracer.tui.playback import DEFAULT_SPEED, Player
-from tracer.tui.prompt_dialog import PromptDialog
 from tracer.tui.scene import BOX_LAYERS, event_steps, scene_at
+from tracer.tui.screens.prompt_dialog import PromptDialog
 from tracer.tui.source import Loaded, load
-from tracer.tui.step_list import StepList
 from tracer.tui.themes import HIGH_CONTRAST, THEMES, next_theme
-from tracer.tui.timeline import Timeline
+from tracer.tui.widgets.banner import Banner
+from tracer.tui.widgets.chain_view import ChainView
+from tracer.tui.widgets.detail_pane import DetailPane
+from tracer.tui.widgets.step_list import StepList
+from tracer.tui.widgets.timeline import Timeline
 
 FPS = 30
 TRAVEL_S = 0.5  # how long the token takes along a hop at the default speed

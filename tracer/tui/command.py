@@ -8,7 +8,7 @@ import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from tracer.record import RecordingError
+from tracer.record.format import RecordingError
 from tracer.tui.source import Loaded, bundled_recording, empty_trace, load
 
 if TYPE_CHECKING:  # the app (textual) is imported only when it runs, not for `--help`

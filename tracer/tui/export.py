@@ -8,8 +8,8 @@ from typing import Any
 
 from textual.app import App
 
-from tracer.record import make_header, write_recording
-from tracer.trace import Trace
+from tracer.chain.model import Trace
+from tracer.record.format import make_header, write_recording
 
 
 def export_paths(directory: str | Path, now: float | None = None) -> tuple[Path, Path]:

@@ -104,7 +104,7 @@ def unavailable() -> str | None:
     """Why live runs cannot happen here, or None when they can. The proxy needs root, the
     daemon and the docker CLI; kernel probes are a bonus: without them the run still goes
     live and the steps only the kernel shows are marked missing."""
-    from tracer import doctor
+    from tracer.sources import doctor
 
     report = doctor.diagnose(load_bcc=False)
     failed = [c for c in report.checks if not c.ok and c.name in LIVE_NEEDS]
@@ -115,8 +115,8 @@ def unavailable() -> str | None:
 
 def default_image() -> str:
     """alpine where it is here, else the offline busybox image."""
-    from tracer.session import demo_image
-    from tracer.tui.live_child import default_command
+    from tracer.sources.live_child import default_command
+    from tracer.sources.session import demo_image
 
     return default_command(demo_image())[2]
 
@@ -136,7 +136,7 @@ def parse_command(text: str) -> list[str]:
 
 
 class LiveChild:
-    """A live run in a child process (tracer.tui.live_child), its lines read on the app's own
+    """A live run in a child process (tracer.sources.live_child), its lines read on the app's own
     loop whenever it is free: the session's threads never hold the app's interpreter lock,
     and an event's way to the screen is a pipe. Messages posted: LiveStarted, LiveEvents (the
     inbox), then LiveFinished or LiveFailed, always one of the two."""
@@ -174,7 +174,7 @@ class LiveChild:
         self._loop.add_reader(out.fileno(), self._readable)
 
     def command(self) -> list[str]:
-        return [sys.executable, "-m", "tracer.tui.live_child", json.dumps(self.args)]
+        return [sys.executable, "-m", "tracer.sources.live_child", json.dumps(self.args)]
 
     def _readable(self) -> None:
         proc = self._proc

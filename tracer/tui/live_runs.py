@@ -10,11 +10,11 @@ from textual.message import Message
 
 from tracer.events import Event
 from tracer.tui import live
-from tracer.tui.banner import Banner
 from tracer.tui.playback import Player
-from tracer.tui.prompt_dialog import PromptDialog
 from tracer.tui.scene import event_steps
+from tracer.tui.screens.prompt_dialog import PromptDialog
 from tracer.tui.source import Loaded, fold_events
+from tracer.tui.widgets.banner import Banner
 
 # why live runs are impossible here (None: they are possible), or a function that finds out
 LiveReason = str | Callable[[], str | None] | None

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tracer.chain.model import BOXES, Box, Hop, Trace
 from tracer.events import Event
-from tracer.trace import BOXES, Box, Hop, Trace
 
 # Which event layers speak for which box of the chain.
 BOX_LAYERS: dict[Box, tuple[str, ...]] = {

@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 
 from tracer.tui.app import DockertraceApp
-from tracer.tui.detail_pane import DetailPane
 from tracer.tui.source import bundled_recording, load
+from tracer.tui.widgets.detail_pane import DetailPane
 
 NO_LIVE = (
     "No live tracing here (`dockertrace doctor` tells more): privileges: uid 1000 without "

@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tracer.chain.model import STEP_TITLES, Step, Trace
 from tracer.events import Event
-from tracer.record import Problem, read_recording
-from tracer.trace import STEP_TITLES, Step, Trace
+from tracer.record.format import Problem, read_recording
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
 BUNDLED_NAMES = ("run-echo-hi.jsonl",)
@@ -26,7 +26,7 @@ def bundled_recording() -> Path | None:
 
 def fold_events(events: list[Event], backend: str = "") -> Trace:
     """The chain's fold of the main run in the events (an empty trace when there is none)."""
-    from tracer.chain import fold
+    from tracer.chain.fold import fold
 
     if not events:
         return empty_trace(backend)
@@ -69,7 +69,7 @@ class Loaded:
 
 
 def load(path: str | os.PathLike[str]) -> Loaded:
-    """Read and fold a recording (raises tracer.record.RecordingError when it cannot be read)."""
+    """Read and fold a recording (raises RecordingError when it cannot be read)."""
     rec = read_recording(path)
     backend = str(rec.header.get("backend", ""))
     return Loaded(fold_events(rec.events, backend), rec.header, str(path), rec.problems)

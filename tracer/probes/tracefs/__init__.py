@@ -1,0 +1,1 @@
+"""The tracefs backend: the same tracepoints through a tracefs instance, no compiler needed."""

@@ -1,0 +1,1 @@
+"""Recordings: a header line, then one event per line; versions; reading damaged files."""

@@ -1,0 +1,1 @@
+"""Where events come from: the one picker (replay or live), the live session, the engine."""
