@@ -13,9 +13,9 @@ from collections.abc import Callable
 import pytest
 
 from tests.live.engine import TEST_LABEL, PrivateEngine, private_engine  # noqa: F401
-from tracer.chain.fold import fold
 from tracer.events import Event
 from tracer.sources.session import LiveSession
+from tracer.text.story import fold
 
 pytestmark = pytest.mark.live
 IMAGE = "dockertrace/busybox"

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from tracer.chain.fold import fold, runs
 from tracer.events import Event
 from tracer.record.format import read_recording
 from tracer.text.narrate import narrate, to_json
+from tracer.text.story import fold, runs
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
 

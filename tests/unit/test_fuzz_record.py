@@ -16,10 +16,10 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from tests.unit.test_fuzz_proxy_core import hang_guard
-from tracer.chain.fold import fold, runs
 from tracer.events import KINDS, LAYERS, SOURCES, Event
 from tracer.record.format import FORMAT, RecordingError, make_header, read_recording
 from tracer.text.narrate import narrate, to_json
+from tracer.text.story import fold, runs
 
 PHASES = (Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink)
 SUITE = settings(

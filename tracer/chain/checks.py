@@ -1,97 +1,72 @@
-"""Reality checks: where this machine differs from the simple story, settled by the events."""
+"""Reality checks: where this machine differs from the simple story, settled by the events.
+
+Each check says whether the events agree and which events show it; tracer.text.story words it."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable
 
-from tracer.chain.model import Check, Container
+from tracer.chain.context import RunContext
+from tracer.chain.model import Check
 from tracer.chain.runs import endpoint_of, is_ns_flags
-from tracer.events import Event
-from tracer.text.describe import describe, short_flags, short_ids
 
 
-def reality_checks(
-    requests: Sequence[Event],
-    mounts: Sequence[Event],
-    unshares: Sequence[Event],
-    clones: Sequence[Event],
-    runc_creates: Sequence[Event],
-    cmd: Event | None,
-    container: Container,
-    kernel: Sequence[Event],
-) -> tuple[Check, ...]:
-    checks: list[Check] = []
-    if mounts:
-        m = next((m for m in mounts if "-init/" not in str(m.detail.get("target"))), mounts[0])
-        checks.append(
-            Check(
-                "overlay-mount",
-                "containerd sets up the OverlayFS root filesystem",
-                short_ids(f"{m.comm} (pid {m.pid}) mounted overlay on {m.detail.get('target')}"),
-                m.layer in ("containerd", "shim"),
-                (m,),
-            )
-        )
-    else:
-        checks.append(
-            Check("overlay-mount", "containerd sets up the OverlayFS root filesystem", "", None)
-        )
+def reality_checks(ctx: RunContext) -> tuple[Check, ...]:
+    """The checks this run's events can settle (or say there is not enough evidence for)."""
+    checks = (check(ctx) for check in CHECKS)
+    return tuple(c for c in checks if c is not None)
+
+
+def _overlay_mount(ctx: RunContext) -> Check:
+    mounts = ctx.overlay_mounts
+    if not mounts:
+        return Check("overlay-mount", "", "", None)
+    m = next((m for m in mounts if "-init/" not in str(m.detail.get("target"))), mounts[0])
+    return Check("overlay-mount", "", "", m.layer in ("containerd", "shim"), (m,))
+
+
+def _namespaces(ctx: RunContext) -> Check:
+    unshares, clones = ctx.unshares, ctx.clones
     ns_clone = [c for c in clones if is_ns_flags(c)]
+    if not (unshares or ns_clone):
+        return Check("namespaces", "", "", None)
     parent_clones = [c for c in clones if "CLONE_PARENT" in c.detail.get("flag_names", [])]
-    if unshares or ns_clone:
-        parts = [
-            f"{u.comm} (pid {u.pid}) called unshare({short_flags(u.detail.get('flag_names'))})"
-            for u in unshares[:1]
-        ]
-        parts += [f"{c.comm} (pid {c.pid}) called {describe(c)}" for c in parent_clones[-1:]]
-        checks.append(
-            Check(
-                "namespaces",
-                "runc calls clone() with the namespace flags",
-                "; then ".join(parts),
-                bool(ns_clone) and not unshares,
-                (*unshares[:1], *parent_clones[-1:]),
-            )
-        )
-    else:
-        checks.append(Check("namespaces", "runc calls clone() with the namespace flags", "", None))
-    if cmd is not None and container.ns_pid is not None:
-        checks.append(
-            Check(
-                "pid-namespace",
-                "the container's process is pid 1 inside, another pid on the host",
-                f"{cmd.comm}: host pid {cmd.pid}, pid {container.ns_pid} inside "
-                f"({container.ns_pid_how})",
-                container.ns_pid == 1,
-                (cmd,),
-            )
-        )
-    if cmd is not None and runc_creates:
-        rc = runc_creates[0]
-        rc_exit = next((e for e in kernel if e.kind == "proc.exit" and e.pid == rc.pid), None)
-        if rc_exit is not None and rc_exit.time_ns < cmd.time_ns:
-            ms = (cmd.time_ns - rc_exit.time_ns) / 1e6
-            checks.append(
-                Check(
-                    "parent",
-                    "runc is the container process's parent",
-                    f"runc create (pid {rc.pid}) exited {ms:.1f} ms before {cmd.comm} ran: the "
-                    "process outlives runc; the shim stays to wait for it",
-                    False,
-                    (rc_exit, cmd),
-                )
-            )
-    order = [endpoint_of(e) for e in requests]
+    agrees = bool(ns_clone) and not unshares
+    return Check("namespaces", "", "", agrees, (*unshares[:1], *parent_clones[-1:]))
+
+
+def _pid_namespace(ctx: RunContext) -> Check | None:
+    cmd = ctx.command
+    ns_pid, via = ctx.ns_pid
+    if cmd is None or ns_pid is None or via is None:
+        return None
+    return Check("pid-namespace", "", "", ns_pid == 1, (cmd,), basis={"ns_pid": (via,)})
+
+
+def _parent(ctx: RunContext) -> Check | None:
+    cmd = ctx.command
+    if cmd is None or not ctx.runc_creates:
+        return None
+    rc = ctx.runc_creates[0]
+    rc_exit = next((e for e in ctx.kernel if e.kind == "proc.exit" and e.pid == rc.pid), None)
+    if rc_exit is None or rc_exit.time_ns >= cmd.time_ns:
+        return None
+    return Check("parent", "", "", False, (rc_exit, cmd))
+
+
+def _api_order(ctx: RunContext) -> Check | None:
+    order = [endpoint_of(e) for e in ctx.requests]
     attach = next((i for i, p in enumerate(order) if p.endswith("/attach")), None)
     start = next((i for i, p in enumerate(order) if p.endswith("/start")), None)
-    if attach is not None and start is not None:
-        checks.append(
-            Check(
-                "api-order",
-                "docker run creates the container, then starts it",
-                short_ids("the CLI attached before it started: " + " → ".join(order)),
-                attach < start,
-                tuple(requests),
-            )
-        )
-    return tuple(checks)
+    if attach is None or start is None:
+        return None
+    return Check("api-order", "", "", attach < start, tuple(ctx.requests))
+
+
+CHECKS: tuple[Callable[[RunContext], Check | None], ...] = (
+    _overlay_mount,
+    _namespaces,
+    _pid_namespace,
+    _parent,
+    _api_order,
+)

@@ -37,6 +37,10 @@ class Step:
     # When each piece of evidence counts for this step, where that is not the event's own time:
     # /wait's answer proves step 7 when its body (the exit status) comes, not at its 200 header.
     at_ns: tuple[int, ...] = ()
+    # What the chain found, for tracer.text to put in words: why a step is missing or skipped
+    # (a code, e.g. "no-probe") and the events each sentence is about, by name ("mounts": ...).
+    why: str = ""
+    basis: dict[str, tuple[Event, ...]] = field(default_factory=dict, compare=False, hash=False)
 
     @property
     def title(self) -> str:
@@ -87,6 +91,8 @@ class Check:
     observed: str  # what the events show ("" when they show nothing)
     agrees: bool | None  # None: not enough evidence to say
     evidence: tuple[Event, ...] = ()
+    # The events its sentence is about beyond the evidence, by name, for tracer.text.
+    basis: dict[str, tuple[Event, ...]] = field(default_factory=dict, compare=False, hash=False)
 
 
 @dataclass(frozen=True)
@@ -101,7 +107,8 @@ class Container:
     errors: str = ""  # stderr as it reached the client
     host_pid: int | None = None
     ns_pid: int | None = None
-    ns_pid_how: str = ""  # how ns_pid is known (read from NSpid, or derived and from which events)
+    ns_pid_how: str = ""  # how ns_pid is known, in words (tracer.text writes it from ns_pid_via)
+    ns_pid_via: Event | None = None  # the proc.seen read from /proc, or the CLONE_NEWPID unshare
 
 
 @dataclass(frozen=True)

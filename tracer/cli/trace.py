@@ -9,13 +9,13 @@ import shutil
 import sys
 from pathlib import Path
 
-from tracer.chain.fold import fold, runs
 from tracer.record.format import RecordingError, read_recording, write_recording
 from tracer.redact import argv as redact_argv
 from tracer.sources.session import LiveSession
 from tracer.sources.sweep import LABEL, label_args
 from tracer.text.describe import printable
 from tracer.text.narrate import narrate, to_json
+from tracer.text.story import fold, runs
 
 BUNDLED = "assets/run-echo-hi.jsonl"
 

@@ -247,8 +247,8 @@ class PlainWalker:
     def show(self, step: LessonStep, result: ActionResult) -> None:
         if "chain" not in step.show:
             return
-        from tracer.chain.fold import fold
         from tracer.text.narrate import narrate
+        from tracer.text.story import fold
 
         events = self.stage.events(result.start_ns, result.end_ns or None)
         trace = fold(events, backend=getattr(self.stage, "backend", ""))

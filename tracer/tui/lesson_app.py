@@ -124,7 +124,7 @@ class LessonApp(App[int]):
 
     def show_findings(self, findings: list[Finding], events: list[Event]) -> None:
         self.query_one("#findings", Static).update("\n".join(map(describe_finding, findings)))
-        from tracer.chain.fold import fold
+        from tracer.text.story import fold
 
         trace = fold(events, backend=getattr(self.stage, "backend", ""))
         if trace.events:

@@ -26,7 +26,7 @@ def bundled_recording() -> Path | None:
 
 def fold_events(events: list[Event], backend: str = "") -> Trace:
     """The chain's fold of the main run in the events (an empty trace when there is none)."""
-    from tracer.chain.fold import fold
+    from tracer.text.story import fold
 
     if not events:
         return empty_trace(backend)
