@@ -38,14 +38,18 @@ def bundled() -> Loaded:
 
 @pytest.fixture
 def make_app(clock: FakeClock) -> Callable[..., DockertraceApp]:
-    def build(trace: Trace | Loaded | None = None, **kw: Any) -> DockertraceApp:
+    def build(
+        trace: Trace | Loaded | None = None,
+        cls: type[DockertraceApp] = DockertraceApp,
+        **kw: Any,
+    ) -> DockertraceApp:
         if isinstance(trace, Loaded):
             loaded = trace
         else:
             loaded = Loaded(trace or make_trace(), make_header(), "run-echo-hi.jsonl")
         kw.setdefault("autoplay", False)
         kw.setdefault("animate", False)
-        return DockertraceApp(loaded, clock=clock, **kw)
+        return cls(loaded, get_time=clock, **kw)
 
     return build
 

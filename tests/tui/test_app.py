@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from rich.console import RenderableType
@@ -17,7 +15,7 @@ from textual.widgets import Input
 from tests.tui.builders import make_header, make_trace, run_events
 from tests.tui.conftest import FakeClock
 from tracer.record.format import read_recording, write_recording
-from tracer.tui import live
+from tracer.tui import live, perf
 from tracer.tui.app import DockertraceApp
 from tracer.tui.live import LiveFinished, LiveStarted
 from tracer.tui.rendered_lines import RenderedLines
@@ -29,23 +27,30 @@ from tracer.tui.widgets.step_list import StepList
 from tracer.tui.widgets.timeline import Timeline, layer_filters
 
 AppMaker = Callable[..., DockertraceApp]
-FakeRun = Callable[[list[str] | None, Callable[[Message], object]], None]
 
 
-class _Thread:
-    """A fake live run's handle: the run is a thread posting what a child process would."""
+class Scripted:
+    """A live run the test plays itself: the app's start_live, handing the test the `post`
+    through which the tracing process would send the app its messages."""
 
-    def __init__(self, run: FakeRun, args: list[str] | None, post: Callable[[Message], object]):
-        self.thread = threading.Thread(target=run, args=(args, post), daemon=True)
-        self.thread.start()
+    def __init__(self) -> None:
+        self.post: Callable[[Message], object] = lambda message: True
+        self.started = self.stopped = False
+
+    def __call__(self, args: list[str] | None, post: Callable[[Message], object]) -> Scripted:
+        self.post, self.started = post, True
+        return self
 
     def stop(self) -> None:
-        self.thread.join(5)
+        self.stopped = True
 
 
-def in_a_thread(run: FakeRun) -> Callable[..., _Thread]:
-    """live.start_live, the run being `run` in a thread (as the events it posts come apart)."""
-    return lambda args, post: _Thread(run, args, post)
+async def until(pilot: Any, done: Callable[[], bool], turns: int = 200) -> None:
+    """Let the app handle its messages until `done` (at most `turns` times, no clock)."""
+    for _ in range(turns):
+        if done():
+            return
+        await pilot.pause()
 
 
 # step -> the boxes its first evidence lights (the active hop's two ends)
@@ -232,9 +237,7 @@ async def test_live_key_says_plainly_when_live_is_not_available(make_app: AppMak
         assert notice.endswith(": not checked.")
 
 
-async def test_themes_cycle_and_no_color_is_respected(
-    make_app: AppMaker, monkeypatch: object
-) -> None:
+async def test_themes_cycle_and_no_color_is_respected(make_app: AppMaker) -> None:
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("c")
@@ -271,7 +274,7 @@ async def test_the_token_travels_with_the_clock_then_the_app_goes_idle(
         clock.now += 5
         await pilot.pause(0.1)
         assert chain.phase == 1.0
-        assert app._ticker is not None and not app._ticker._active.is_set()  # idle: no timer
+        assert app._ticker is not None and not perf.timer_running(app._ticker)  # idle: no timer
 
 
 async def test_the_command_palette_offers_the_app_s_actions(make_app: AppMaker) -> None:
@@ -347,34 +350,27 @@ async def test_live_reason_is_asked_only_when_a_live_run_is_wanted(make_app: App
 
 
 async def test_a_live_run_shows_its_events_as_they_come_then_replays_the_whole_run(
-    make_app: AppMaker, monkeypatch: pytest.MonkeyPatch
+    make_app: AppMaker,
 ) -> None:
     events = run_events()
     seen_live: list[int] = []
-    finished = threading.Event()
-
-    def fake_run(args: list[str] | None, post: Callable[[Message], object]) -> None:
-        # the session's thread: events one by one, the end, then a probe thread's straggler
-        inbox = live.Inbox(post)
-        post(LiveStarted(make_header(), "bcc", ["docker", "run", "--rm", "busybox", "echo"]))
-        for ev in events:
-            inbox.put(ev)
-            time.sleep(0.002)
-        post(LiveFinished(list(events), make_header(), 0, "hi\n", ""))
-        inbox.put(events[-1])
-        finished.set()
-
-    monkeypatch.setattr(live, "start_live", in_a_thread(fake_run))
-    app = make_app(live_reason=None)
+    run = Scripted()
+    app = make_app(live_reason=None, start_live=run)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("g")
-        for _ in range(100):
-            await pilot.pause(0.02)
+        assert run.started
+        # the tracing process: events one by one, the end, then a probe thread's straggler
+        inbox = live.Inbox(run.post)
+        run.post(LiveStarted(make_header(), "bcc", ["docker", "run", "--rm", "busybox", "echo"]))
+        for ev in events:
+            inbox.put(ev)
+            await pilot.pause()
             if app.mode == "live":
                 seen_live.append(len(app.loaded.trace.events))
-            if finished.is_set() and app.query_one(Banner).notice.startswith("docker exited"):
-                break
-        await pilot.pause(0.1)
+        run.post(LiveFinished(list(events), make_header(), 0, "hi\n", ""))
+        inbox.put(events[-1])
+        await until(pilot, lambda: app.query_one(Banner).notice.startswith("docker exited"))
+        await pilot.pause()
         assert app.query_one(Banner).notice.startswith("docker exited 0; printed: hi")
         assert seen_live and max(seen_live) > 0  # drawn while the run went on
         whole = fold_events(events, "bcc").events
@@ -407,89 +403,80 @@ async def test_the_banner_says_what_the_doctor_found_after_the_first_frame() -> 
         assert "Cannot run live here" in banner.notice
 
 
-async def test_a_live_run_growing_lays_the_screen_out_no_more(
-    make_app: AppMaker, monkeypatch: pytest.MonkeyPatch
-) -> None:
+class LayoutsCounted(Screen[Any]):
+    """The app's screen, noting each layout of it (Textual's private name: see tui/perf.py's
+    test, which fails first if Textual renames it)."""
+
+    layouts: ClassVar[list[int]] = []
+
+    def _refresh_layout(self, *args: Any, **kwargs: Any) -> None:
+        self.layouts.append(1)
+        super()._refresh_layout(*args, **kwargs)
+
+
+class CountingLayouts(DockertraceApp):
+    def get_default_screen(self) -> Screen[Any]:
+        return LayoutsCounted(id="_default")
+
+
+async def test_a_live_run_growing_lays_the_screen_out_no_more(make_app: AppMaker) -> None:
     # a layout of the whole screen and the full frame after it held a live event back ~40 ms;
     # the panes' scrollbars coming and a new notice's height made four a run
     events = run_events()
-    go_on, done = threading.Event(), threading.Event()
-
-    def fake_run(args: list[str] | None, post: Callable[[Message], object]) -> None:
-        inbox = live.Inbox(post)
-        post(LiveStarted(make_header(), "bcc", ["docker", "run", "--rm", "busybox", "echo"]))
-        go_on.wait(5)
-        for ev in events:
-            inbox.put(ev)
-            time.sleep(0.001)
-        go_on.clear()
-        done.set()
-        go_on.wait(5)
-        post(LiveFinished(list(events), make_header(), 0, "hi\n", ""))
-
-    layouts: list[float] = []
-    real_layout = Screen._refresh_layout
-
-    def counted(self: Screen[Any], *args: Any, **kwargs: Any) -> None:
-        layouts.append(time.perf_counter())
-        real_layout(self, *args, **kwargs)
-
-    monkeypatch.setattr(live, "start_live", in_a_thread(fake_run))
-    monkeypatch.setattr(Screen, "_refresh_layout", counted)
-    app = make_app(live_reason=None)
+    run = Scripted()
+    layouts = LayoutsCounted.layouts
+    layouts.clear()
+    app = make_app(live_reason=None, start_live=run, cls=CountingLayouts)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("g")
-        for _ in range(100):
-            await pilot.pause(0.02)
-            if app.query_one(Banner).notice.startswith("Tracing"):
-                break
-        await pilot.pause(0.1)
+        run.post(LiveStarted(make_header(), "bcc", ["docker", "run", "--rm", "busybox", "echo"]))
+        await until(pilot, lambda: app.query_one(Banner).notice.startswith("Tracing"))
+        await pilot.pause()
         assert app.screen.has_class("-live")
         before = len(layouts)
-        go_on.set()
-        for _ in range(200):
-            await pilot.pause(0.02)
-            if done.is_set() and len(app.loaded.trace.events) == len(fold_events(events).events):
-                break
-        await pilot.pause(0.1)
+        inbox = live.Inbox(run.post)
+        for ev in events:
+            inbox.put(ev)
+            await pilot.pause()
+        whole = len(fold_events(events).events)
+        await until(pilot, lambda: len(app.loaded.trace.events) == whole)
+        await pilot.pause()
         table = app.query_one(Timeline).table
         # the rows overflow the table (its scrollbar would have come), yet nothing was laid out
         assert table.row_count + 1 > table.size.height and not table.show_vertical_scrollbar
         assert len(layouts) == before
-        go_on.set()
-        for _ in range(100):
-            await pilot.pause(0.02)
-            if app.query_one(Banner).notice.startswith("docker exited"):
-                break
+        run.post(LiveFinished(list(events), make_header(), 0, "hi\n", ""))
+        await until(pilot, lambda: app.query_one(Banner).notice.startswith("docker exited"))
         assert not app.screen.has_class("-live")  # the replay is laid out as ever
         assert table.styles.overflow_y == "auto"  # a scrollbar again, when the rows need one
 
 
+class FramesCounted(DockertraceApp):
+    """The app, noting how many events the trace had at each frame it sent (App._display is
+    Textual's private name for that: see tui/perf.py's test)."""
+
+    frames: list[int]
+
+    def _display(self, screen: Screen[Any], renderable: RenderableType | None) -> None:
+        if renderable is not None:
+            self.frames.append(len(self.loaded.trace.events))
+        super()._display(screen, renderable)
+
+
 async def test_a_live_batch_is_on_screen_when_its_message_is_handled(
-    make_app: AppMaker, monkeypatch: pytest.MonkeyPatch
+    make_app: AppMaker,
 ) -> None:
     # Textual draws a change a few turns of the loop later (the widget's idle, the screen's,
     # its update timer); a live run's events waited 10-30 ms for that behind other work
+    app = make_app(live_reason=None, start_live=Scripted(), cls=FramesCounted)
+    assert isinstance(app, FramesCounted)
     frames: list[int] = []
-    real_display = DockertraceApp._display
-
-    def counted(self: DockertraceApp, screen: Screen[Any], renderable: Any) -> None:
-        if renderable is not None:
-            frames.append(len(self.loaded.trace.events))
-        real_display(self, screen, renderable)
-
-    class Quiet:  # a run whose messages the test posts itself
-        def stop(self) -> None:
-            pass
-
-    monkeypatch.setattr(DockertraceApp, "_display", counted)
-    monkeypatch.setattr(live, "start_live", lambda args, post: Quiet())
-    app = make_app(live_reason=None)
+    app.frames = frames
     events = run_events()
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("g")
         app.post_message(LiveStarted(make_header(), "bcc", ["docker", "run"]))
-        await pilot.pause(0.1)
+        await until(pilot, lambda: app.query_one(Banner).notice.startswith("Tracing"))
         inbox = live.Inbox(lambda message: True)
         inbox.put_many(events[:40])
         before = len(frames)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -15,15 +14,14 @@ from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widget import Widget
 from textual.widgets import Footer
 
 from tracer.events import Event
 from tracer.record.format import RecordingError
-from tracer.tui import live
+from tracer.tui import live, perf
 from tracer.tui.export import export
 from tracer.tui.keys import KEYS, palette
-from tracer.tui.live_runs import LiveRuns
+from tracer.tui.live_runs import LiveRun, LiveRuns, StartLive
 from tracer.tui.playback import DEFAULT_SPEED, Player
 from tracer.tui.scene import BOX_LAYERS, event_steps, scene_at
 from tracer.tui.screens.prompt_dialog import PromptDialog
@@ -53,7 +51,7 @@ class DockertraceApp(LiveRuns, App[None]):
         *,
         mode: str = "replay",
         notice: str = "",
-        clock: Callable[[], float] = time.monotonic,
+        get_time: Callable[[], float] = time.monotonic,
         animate: bool = True,
         autoplay: bool = True,
         speed: float = DEFAULT_SPEED,
@@ -61,55 +59,45 @@ class DockertraceApp(LiveRuns, App[None]):
         theme: str = "textual-dark",
         live_reason: str | Callable[[], str | None] | None = "not checked",
         check_live: bool = False,
+        start_live: StartLive = live.start_live,
     ) -> None:
         super().__init__()
         self.loaded = loaded
         self.mode = mode
         self.notice = notice
-        self.clock = clock
+        self.clock = get_time  # the player's and the token's; the widgets' is Textual's own
         self.motion = animate
         self.export_dir = export_dir
         self.initial_theme = theme
         self.live_reason = live_reason  # None: live runs are possible here
         self.check_live = check_live  # ask live_reason after the first frame, and say
+        self.start_live = start_live
         self.player = self._player(loaded, paused=not autoplay, speed=speed)
         self._hop_key: object = None
-        self._hop_began = clock()
+        self._hop_began = get_time()
         self._ticker: Timer | None = None
         self._live_events: list[Event] = []
         self._live_header: dict[str, Any] = {}
         self._live_running = False  # a live run's worker is on (its events are shown)
-        self._live_child: live.LiveChild | None = None  # the live run's process
-        self._gc_paused = False  # run() paused the garbage collector until the first frame
+        self._live_child: LiveRun | None = None  # the live run's process
+        self.collector = perf.Collector()
 
     # -- building ------------------------------------------------------------------------------
     def run(self, *args: Any, **kwargs: Any) -> None:
-        # Start-up makes tens of thousands of objects that live as long as the app (styles,
-        # widgets, the trace); collecting garbage among them before the first frame is wasted
-        # work, and walking them again at every later full collection costs a frame. So: no
-        # collection until the first frame, then they are frozen out of the collector's sight.
-        self._gc_paused = gc.isenabled()
-        gc.disable()
+        self.collector.before_start()
         try:
             return super().run(*args, **kwargs)
         finally:
-            if self._gc_paused:
-                gc.enable()
+            self.collector.after_run()
 
     def on_ready(self) -> None:
-        # frozen however the app runs (the benches run it as the tests do, without run()): a
-        # full collection among the start-up objects during a live run costs tens of ms
-        gc.freeze()
-        if self._gc_paused:
-            self._gc_paused = False
-            gc.enable()
+        self.collector.first_frame()
         if self.check_live:
             self.check_live_soon()
 
     def on_unmount(self) -> None:
         self.stop_live()  # a run cut short by quitting: its process cleans up, then ends
-        gc.unfreeze()  # back to the collector: tests run many apps in one process
-        gc.enable()  # if a live run was cut short
+        self.collector.unmounted()
 
     def compose(self) -> ComposeResult:
         # the terminal's size is known already: the screen is styled short from the start,
@@ -202,27 +190,8 @@ class DockertraceApp(LiveRuns, App[None]):
             self.query_one(Banner).pace = self._pace()
 
     def _draw_now(self) -> None:
-        """Draw what changed now, not a few turns of the event loop later.
-
-        Textual's way: a widget that changed tells the screen so at its own next idle (a
-        message), the screen then wakes its update timer (another), and the timer draws; each
-        hop waits for everything else ready on the loop (a fold, a frame), 10-30 ms in all
-        during a live run. Here the widgets that asked for a repaint are handed to the screen
-        as their idle handler would, and the timer's work is done at once. A widget that
-        needs a layout is left to Textual's own way (a live run holds its layout)."""
-        screen = self.screen
-        if not screen.is_current:
-            return
-        for widget in screen.walk_children(Widget):
-            if widget._layout_required or not widget.display:
-                continue
-            if widget._repaint_required:
-                widget._repaint_required = False
-                screen._dirty_widgets.add(widget)
-            if widget._scroll_required:
-                widget._scroll_required = False
-                screen._scroll_required = True
-        screen._on_timer_update()
+        """Draw what changed now (a live batch), not a few turns of the event loop later."""
+        perf.draw_now(self.screen)
 
     def _wake(self) -> None:
         if self._ticker is not None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -10,6 +9,7 @@ from textual.message import Message
 
 from tracer.events import Event
 from tracer.tui import live
+from tracer.tui.perf import Collector
 from tracer.tui.playback import Player
 from tracer.tui.scene import event_steps
 from tracer.tui.screens.prompt_dialog import PromptDialog
@@ -20,17 +20,30 @@ from tracer.tui.widgets.banner import Banner
 LiveReason = str | Callable[[], str | None] | None
 
 
+class LiveRun(Protocol):
+    """A live run going on (live.LiveChild: the tracing process); the app can only stop it."""
+
+    def stop(self) -> None: ...
+
+
+# starts a live run of `docker ARGS` (None: the default command) posting its messages to the
+# app: live.start_live, or in tests a scripted run
+StartLive = Callable[[list[str] | None, Callable[[Message], object]], LiveRun]
+
+
 class _Host(Protocol):
     """What the mixin needs from the app it is mixed into."""
 
     live_reason: str | Callable[[], str | None] | None
+    start_live: StartLive
     player: Player
     loaded: Loaded
     _steps: list[int | None]
     _live_events: list[Event]
     _live_header: dict[str, Any]
     _live_running: bool
-    _live_child: live.LiveChild | None
+    _live_child: LiveRun | None
+    collector: Collector
 
     @property
     def screen(self) -> Any: ...
@@ -57,7 +70,7 @@ class LiveRuns:
     """Keys g and x, and the messages a live run sends (events reach the screen only so)."""
 
     live_reason: LiveReason
-    _live_child: live.LiveChild | None  # the live run's process
+    _live_child: LiveRun | None  # the live run's process
     _live_header: dict[str, Any]  # the run's recording header, once its session is up
 
     def check_live_soon(self: _Host) -> None:
@@ -110,7 +123,7 @@ class LiveRuns:
             self.notify("A live run is going on: its replay comes when it ends.")
             return
         try:
-            child = live.start_live(args, self.post_message)
+            child = self.start_live(args, self.post_message)
         except OSError as e:
             banner.notice = f"Live run failed: cannot start the tracing process: {e}"
             return
@@ -118,9 +131,7 @@ class LiveRuns:
         self._live_child = child
         self._live_events.clear()
         self._live_running = True
-        # no garbage collection while the run is drawn: a full one, among all that the session
-        # made while starting, stops the screen for tens of ms; the run makes little garbage
-        gc.disable()
+        self.collector.live(True)
         self._hold_layout(True)
         # the screen is cleared for the run now, while the session starts (most of a second):
         # done when it has started, that full frame held back its first events ~30 ms
@@ -176,7 +187,7 @@ class LiveRuns:
         # every event that came before this message is on screen: each batch is drawn as it
         # is taken, and the child wrote its events before its end
         self._live_running = False
-        gc.enable()
+        self.collector.live(False)
         self._hold_layout(False)
         header = message.header
         loaded = Loaded(fold_events(message.events, str(header.get("backend", ""))), header)
@@ -187,6 +198,6 @@ class LiveRuns:
 
     def on_live_failed(self: _Host, message: live.LiveFailed) -> None:
         self._live_running = False
-        gc.enable()
+        self.collector.live(False)
         self._hold_layout(False)
         self.query_one(Banner).notice = f"Live run failed: {message.why}"

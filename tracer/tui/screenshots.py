@@ -38,7 +38,7 @@ async def shoot(
     loaded = load(path)
     hop = next(h for h in loaded.trace.hops if at in h.label)
     app = DockertraceApp(
-        loaded, clock=lambda: 0.0, animate=False, autoplay=False, theme=theme, notice=notice
+        loaded, get_time=lambda: 0.0, animate=False, autoplay=False, theme=theme, notice=notice
     )
     async with app.run_test(size=size) as pilot:
         await pilot.pause()

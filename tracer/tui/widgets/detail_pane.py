@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shlex
 import time
+from collections.abc import Callable
 from typing import Any
 
 from rich.console import Group, RenderableType
@@ -120,8 +121,14 @@ class DetailPane(RenderedLines):
     }
     """
 
-    def __init__(self, *, id: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        id: str | None = None,
+        get_time: Callable[[], float] = time.monotonic,  # the clock its timers run on
+    ) -> None:
         super().__init__(1, id=id)
+        self.get_time = get_time
         self.set_block(0, NO_EVENT)
         self.border_title = "Event"
         self.event: Event | None = None
@@ -140,14 +147,14 @@ class DetailPane(RenderedLines):
             return
         self.event = ev
         self._trace = trace
-        self._shown_at = time.monotonic()
+        self._shown_at = self.get_time()
         if not self._scheduled:
             self._scheduled = True
             self._burst_began = self._shown_at
             self.set_timer(DRAW_DELAY_S, self._draw_when_quiet)
 
     def _draw_when_quiet(self) -> None:
-        now = time.monotonic()
+        now = self.get_time()
         quiet_in = self._shown_at + DRAW_DELAY_S - now
         if quiet_in > 0 and now - self._burst_began < DRAW_AT_MOST_S:
             self.set_timer(quiet_in, self._draw_when_quiet)

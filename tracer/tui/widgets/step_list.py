@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from functools import partial
 from typing import ClassVar, NamedTuple
 
@@ -113,13 +114,20 @@ class StepList(RenderedLines):
         "step-list--dim",
     }
 
-    def __init__(self, trace: Trace, *, id: str | None = None) -> None:
+    def __init__(
+        self,
+        trace: Trace,
+        *,
+        id: str | None = None,
+        get_time: Callable[[], float] = time.monotonic,  # the clock its timers run on
+    ) -> None:
         super().__init__(2, id=id)
+        self.get_time = get_time
         self.trace = trace
         self.scene: Scene | None = None
         self._drawn: object = None  # the step rows drawn
         self._story_drawn: object = None  # the story lines drawn, and when
-        self._story_at = 0.0
+        self._story_at = -STORY_EVERY_S  # the first story is drawn at once
         self._story_later = False  # a story draw is scheduled
         self.border_title = "Steps"
 
@@ -139,7 +147,7 @@ class StepList(RenderedLines):
         if scene.steps != self._drawn:
             self._drawn = scene.steps
             self.set_block(TABLE, self._table())
-        if grown and time.monotonic() < self._story_at + STORY_EVERY_S:
+        if grown and self.get_time() < self._story_at + STORY_EVERY_S:
             # a live run grows: the story (the current step's facts, "seen in N events")
             # changes at every fold, and drawing it costs a fold twice over; it is drawn a
             # few times a second, the table above it at once
@@ -155,7 +163,7 @@ class StepList(RenderedLines):
         if story == self._story_drawn:
             return
         self._story_drawn = story
-        self._story_at = time.monotonic()
+        self._story_at = self.get_time()
         self.set_block(
             STORY,
             Group(*(Text(text, self._style(style) if style else "") for text, style in story)),

@@ -1,0 +1,98 @@
+"""What the live drawing needs that Textual has no public API for, and the app's gc policy.
+
+Every use of Textual's private state is here, checked against the Textual versions it was
+read from (the range pinned in pyproject.toml); tests/tui/test_perf.py fails when Textual
+changes them. Outside that range the app falls back to Textual's public ways: slower, not wrong.
+"""
+
+from __future__ import annotations
+
+import gc
+from importlib.metadata import version
+
+from textual.screen import Screen
+from textual.timer import Timer
+from textual.widget import Widget
+
+# the Textual versions whose private names below were read (pyproject.toml: textual>=8.2,<9)
+CHECKED_FROM = (8, 2)
+CHECKED_BELOW = (9, 0)
+
+
+def _release(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in text.split(".")[:2] if part.isdigit())
+
+
+TEXTUAL = version("textual")
+SUPPORTED = CHECKED_FROM <= _release(TEXTUAL) < CHECKED_BELOW
+
+
+def draw_now(screen: Screen[object]) -> None:
+    """Draw what changed now, not a few turns of the event loop later.
+
+    Textual's way: a widget that changed tells the screen so at its own next idle (a
+    message), the screen then wakes its update timer (another), and the timer draws; each
+    hop waits for everything else ready on the loop (a fold, a frame), 10-30 ms in all
+    during a live run. Here the widgets that asked for a repaint are handed to the screen
+    as their idle handler would, and the timer's work is done at once. A widget that
+    needs a layout is left to Textual's own way (a live run holds its layout), as is
+    everything with a Textual this was not checked against."""
+    if not SUPPORTED or not screen.is_current:
+        return
+    for widget in screen.walk_children(Widget):
+        if widget._layout_required or not widget.display:
+            continue
+        if widget._repaint_required:
+            widget._repaint_required = False
+            screen._dirty_widgets.add(widget)
+        if widget._scroll_required:
+            widget._scroll_required = False
+            screen._scroll_required = True
+    screen._on_timer_update()
+
+
+def timer_running(timer: Timer) -> bool:
+    """Whether a timer is counting (not paused): Timer has pause() and resume(), no getter."""
+    return timer._active.is_set()
+
+
+class Collector:
+    """When the app lets Python's garbage collector run.
+
+    Start-up makes tens of thousands of objects that live as long as the app (styles, widgets,
+    the trace): collecting among them before the first frame is wasted work, and walking them
+    again at every later full collection costs a frame. So no collection until the first
+    frame, then they are frozen out of the collector's sight. And none while a live run is
+    drawn: a full one, among all that the session made while starting, stops the screen for
+    tens of ms; the run makes little garbage."""
+
+    def __init__(self) -> None:
+        self._paused_for_start = False
+
+    def before_start(self) -> None:
+        """The app is about to run: no collection until its first frame."""
+        self._paused_for_start = gc.isenabled()
+        gc.disable()
+
+    def after_run(self) -> None:
+        """The app's run is over (however it ended)."""
+        if self._paused_for_start:
+            self._paused_for_start = False
+            gc.enable()
+
+    def first_frame(self) -> None:
+        """Frozen however the app runs (the benches and tests run it without App.run)."""
+        gc.freeze()
+        self.after_run()
+
+    def live(self, drawing: bool) -> None:
+        """A live run starts being drawn (no collection) or ends (collection again)."""
+        if drawing:
+            gc.disable()
+        else:
+            gc.enable()
+
+    def unmounted(self) -> None:
+        """Back to the collector: tests run many apps in one process; a live run cut short."""
+        gc.unfreeze()
+        gc.enable()
