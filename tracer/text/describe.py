@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from tracer.events import Event
@@ -74,67 +75,85 @@ def exec_brief(ev: Event) -> str:
     return short_ids("exec " + " ".join(argv))[:100]
 
 
+def _response(d: Mapping[str, Any]) -> str:
+    body = d.get("body_json")
+    tail = ""
+    if isinstance(body, dict):
+        if "message" in body:
+            tail = f" {excerpt(body['message'], 60)}"
+        elif "StatusCode" in body:
+            tail = f" StatusCode {body['StatusCode']}"
+        elif "Id" in body:
+            tail = f" Id {str(body['Id'])[:12]}"
+    line = f"{d.get('status', '?')} {d.get('reason', '')} ← {d.get('method', '')} "
+    return short_ids(f"{line}{d.get('endpoint') or d.get('path', '')}{tail}".replace("  ", " "))
+
+
+def _closed(d: Mapping[str, Any]) -> str:
+    sizes = f"{d.get('bytes_in', 0)} B in, {d.get('bytes_out', 0)} B out"
+    return f"connection {d.get('conn')} closed ({sizes})"
+
+
+def _upgraded(d: Mapping[str, Any]) -> str:
+    tty = ", tty" if d.get("tty") else ""
+    return f"upgraded to a raw stream ({d.get('protocol', 'tcp')}{tty})"
+
+
+def _exited(d: Mapping[str, Any]) -> str:
+    sig = d.get("signal_name") or d.get("signal")
+    return f"killed by {sig}" if sig else f"exit {d.get('exit_code', '?')}"
+
+
+def _mounted(d: Mapping[str, Any]) -> str:
+    # a bind or a remount has no filesystem type: say which it is instead
+    flags = "/".join(str(n).removeprefix("MS_").lower() for n in d.get("flag_names") or [])
+    kind = d.get("fstype") or flags or d.get("source") or "?"
+    return short_ids(f"mount {kind} on {d.get('target', '?')}")
+
+
+# kind -> its line, from the event's detail (proc.exec, http.request and the clones need more)
+LINES: dict[str, Callable[[Mapping[str, Any]], str]] = {
+    "http.response": _response,
+    "stream.frame": lambda d: (
+        f"{d.get('stream', 'raw')} {excerpt(d.get('excerpt', ''))} ({d.get('size', 0)} B)"
+    ),
+    "conn.accept": lambda d: (
+        f"connection {d.get('conn')} from pid {d.get('peer_pid')} ({d.get('peer_comm', '')})"
+    ),
+    "conn.close": _closed,
+    "conn.halfclose": lambda d: (
+        f"half-close {d.get('direction', '')} on connection {d.get('conn')}"
+    ),
+    "http.upgrade": _upgraded,
+    "stream.error": lambda d: f"error inside the stream: {excerpt(d.get('message', ''), 60)}",
+    "upstream.unreachable": lambda d: f"daemon unreachable: {d.get('error', '')}",
+    "proxy.error": lambda d: f"proxy: {d.get('error', '')}",
+    "proc.fork": lambda d: f"fork → pid {d.get('child_pid')} {d.get('child_comm') or ''}".rstrip(),
+    "proc.exit": _exited,
+    "sys.unshare": lambda d: f"unshare({short_flags(d.get('flag_names', []))})",
+    "sys.setns": lambda d: f"setns({d.get('nstype_name') or d.get('nstype')})",
+    "sys.mount": _mounted,
+    "sys.pivot_root": lambda d: f"pivot_root({d.get('new_root', '?')}, {d.get('put_old', '?')})",
+    "sys.connect": lambda d: f"connect({d.get('path', '?')})",
+    "proc.seen": lambda d: (
+        f"{d.get('role', 'process')} running: {' '.join(d.get('cmdline') or [])[:80]}"
+    ),
+}
+
+
 def describe(ev: Event, compact: bool = False) -> str:
     """What happened, in a line: `POST /v1.41/containers/create`, `unshare(NEWNS|NEWPID)`.
     `compact` (a narrow timeline column): clone flags without their CLONE_ prefix."""
-    d = ev.detail
     k = ev.kind
+    line = LINES.get(k)
+    if line is not None:
+        return line(ev.detail)
     if k == "http.request":
         return request_line(ev)
-    if k == "http.response":
-        body = d.get("body_json")
-        tail = ""
-        if isinstance(body, dict):
-            if "message" in body:
-                tail = f" {excerpt(body['message'], 60)}"
-            elif "StatusCode" in body:
-                tail = f" StatusCode {body['StatusCode']}"
-            elif "Id" in body:
-                tail = f" Id {str(body['Id'])[:12]}"
-        line = f"{d.get('status', '?')} {d.get('reason', '')} ← {d.get('method', '')} "
-        return short_ids(f"{line}{d.get('endpoint') or d.get('path', '')}{tail}".replace("  ", " "))
-    if k == "stream.frame":
-        return f"{d.get('stream', 'raw')} {excerpt(d.get('excerpt', ''))} ({d.get('size', 0)} B)"
-    if k == "conn.accept":
-        return f"connection {d.get('conn')} from pid {d.get('peer_pid')} ({d.get('peer_comm', '')})"
-    if k == "conn.close":
-        sizes = f"{d.get('bytes_in', 0)} B in, {d.get('bytes_out', 0)} B out"
-        return f"connection {d.get('conn')} closed ({sizes})"
-    if k == "conn.halfclose":
-        return f"half-close {d.get('direction', '')} on connection {d.get('conn')}"
-    if k == "http.upgrade":
-        tty = ", tty" if d.get("tty") else ""
-        return f"upgraded to a raw stream ({d.get('protocol', 'tcp')}{tty})"
-    if k == "stream.error":
-        return f"error inside the stream: {excerpt(d.get('message', ''), 60)}"
-    if k == "upstream.unreachable":
-        return f"daemon unreachable: {d.get('error', '')}"
-    if k == "proxy.error":
-        return f"proxy: {d.get('error', '')}"
     if k == "proc.exec":
         return exec_brief(ev)
-    if k == "proc.fork":
-        return f"fork → pid {d.get('child_pid')} {d.get('child_comm') or ''}".rstrip()
-    if k == "proc.exit":
-        sig = d.get("signal_name") or d.get("signal")
-        return f"killed by {sig}" if sig else f"exit {d.get('exit_code', '?')}"
     if k in ("sys.clone", "sys.clone3"):
-        flags = short_flags(d.get("flag_names", []))
+        flags = short_flags(ev.detail.get("flag_names", []))
         flags = flags.replace("CLONE_", "") if compact else flags
-        return f"{k[4:]}({flags}) → pid {d.get('ret')}"
-    if k == "sys.unshare":
-        return f"unshare({short_flags(d.get('flag_names', []))})"
-    if k == "sys.setns":
-        return f"setns({d.get('nstype_name') or d.get('nstype')})"
-    if k == "sys.mount":
-        # a bind or a remount has no filesystem type: say which it is instead
-        flags = "/".join(str(n).removeprefix("MS_").lower() for n in d.get("flag_names") or [])
-        kind = d.get("fstype") or flags or d.get("source") or "?"
-        return short_ids(f"mount {kind} on {d.get('target', '?')}")
-    if k == "sys.pivot_root":
-        return f"pivot_root({d.get('new_root', '?')}, {d.get('put_old', '?')})"
-    if k == "sys.connect":
-        return f"connect({d.get('path', '?')})"
-    if k == "proc.seen":
-        return f"{d.get('role', 'process')} running: {' '.join(d.get('cmdline') or [])[:80]}"
+        return f"{k[4:]}({flags}) → pid {ev.detail.get('ret')}"
     return k
