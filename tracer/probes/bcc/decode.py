@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes
+from collections.abc import Callable
 from typing import Any
 
 from tracer.events import Event
@@ -68,68 +69,43 @@ class Decoder:
 
     def decode(self, ev: Any, raw_args: bytes = b"") -> Event | None:
         kind, pid, comm = ev.kind, ev.pid, _s(ev.comm)
-        detail: dict[str, Any]
         if kind == EV_EXEC:
-            argv = [a.decode(errors="replace") for a in raw_args.split(b"\0")[: ev.argc]]
-            filename, old_comm = _s(ev.s0), _s(ev.comm2)
-            known = self.lineage.on_exec(pid, filename, argv, old_comm, comm)
-            detail = {"filename": filename, "argv": argv, "old_comm": old_comm}
-            if ev.how:
-                detail["argv_truncated"] = True
-            return self._event(ev, "proc.exec", known.layer, known.ppid, comm, detail)
+            return self._exec(ev, comm, raw_args)
         known = self.lineage.get(pid, comm)
-        layer, ppid = known.layer, known.ppid
         if kind == EV_FORK:
-            child_comm = _s(ev.comm2)
-            self.lineage.on_fork(pid, int(ev.a0), int(ev.a1), child_comm)
-            detail = {"child_pid": int(ev.a0), "child_comm": child_comm}
-            return self._event(ev, "proc.fork", layer, ppid, comm, detail)
-        if kind == EV_EXIT:
-            self.lineage.on_exit(pid)
-            code = int(ev.a0) if ev.how == EXIT_CALLED else None
-            sig = int(ev.a1) if ev.how == EXIT_SIGNALED else None
-            detail = {"exit_code": code, "signal": sig}
-            if sig is not None:
-                detail["signal_name"] = SIGNALS.get(sig, f"signal {sig}")
-            return self._event(ev, "proc.exit", layer, ppid, comm, detail)
-        ret = int(ev.ret)
-        if kind in (EV_CLONE, EV_CLONE3):
-            flags = int(ev.a0)
-            detail = {"flags": flags, "flag_names": clone_flag_names(flags), "ret": ret}
-            name = "sys.clone" if kind == EV_CLONE else "sys.clone3"
-            return self._event(ev, name, layer, ppid, comm, detail)
-        if kind == EV_UNSHARE:
-            flags = int(ev.a0)
-            detail = {"flags": flags, "flag_names": namespace_flag_names(flags), "ret": ret}
-            return self._event(ev, "sys.unshare", layer, ppid, comm, detail)
-        if kind == EV_SETNS:
-            nstype = int(ev.a1)
-            fd = ctypes.c_int32(ev.a0 & 0xFFFFFFFF).value
-            detail = {"fd": fd, "nstype": nstype, "nstype_name": nstype_name(nstype), "ret": ret}
-            return self._event(ev, "sys.setns", layer, ppid, comm, detail)
-        if kind == EV_MOUNT:
-            flags = int(ev.a0)
-            detail = {
-                "source": _s(ev.s0),
-                "target": _s(ev.s1),
-                "fstype": _s(ev.s2),
-                "flags": flags,
-                "flag_names": mount_flag_names(flags),
-                "ret": ret,
-            }
-            return self._event(ev, "sys.mount", layer, ppid, comm, detail)
-        if kind == EV_PIVOT_ROOT:
-            detail = {"new_root": _s(ev.s0), "put_old": _s(ev.s1), "ret": ret}
-            return self._event(ev, "sys.pivot_root", layer, ppid, comm, detail)
-        if kind == EV_CONNECT:
-            addrlen = int(ev.a1)
-            # ev.s0 would stop at the first NUL: an abstract name starts with one
-            raw = ctypes.string_at(ctypes.addressof(ev) + type(ev).s0.offset, 108)
-            path = unix_path(raw, addrlen)
-            detail = {"path": path, "family": "AF_UNIX" if ev.a0 == AF_UNIX else int(ev.a0)}
-            detail["ret"] = ret
-            return self._event(ev, "sys.connect", layer, ppid, comm, detail)
-        return None
+            name, detail = "proc.fork", self._fork(ev)
+        elif kind == EV_EXIT:
+            name, detail = "proc.exit", self._exit(ev)
+        elif kind in SYSCALLS:
+            name, details = SYSCALLS[kind]
+            detail = details(ev)
+            detail["ret"] = int(ev.ret)
+        else:
+            return None
+        return self._event(ev, name, known.layer, known.ppid, comm, detail)
+
+    def _exec(self, ev: Any, comm: str, raw_args: bytes) -> Event:
+        argv = [a.decode(errors="replace") for a in raw_args.split(b"\0")[: ev.argc]]
+        filename, old_comm = _s(ev.s0), _s(ev.comm2)
+        known = self.lineage.on_exec(ev.pid, filename, argv, old_comm, comm)
+        detail: dict[str, Any] = {"filename": filename, "argv": argv, "old_comm": old_comm}
+        if ev.how:
+            detail["argv_truncated"] = True
+        return self._event(ev, "proc.exec", known.layer, known.ppid, comm, detail)
+
+    def _fork(self, ev: Any) -> dict[str, Any]:
+        child_comm = _s(ev.comm2)
+        self.lineage.on_fork(ev.pid, int(ev.a0), int(ev.a1), child_comm)
+        return {"child_pid": int(ev.a0), "child_comm": child_comm}
+
+    def _exit(self, ev: Any) -> dict[str, Any]:
+        self.lineage.on_exit(ev.pid)
+        code = int(ev.a0) if ev.how == EXIT_CALLED else None
+        sig = int(ev.a1) if ev.how == EXIT_SIGNALED else None
+        detail: dict[str, Any] = {"exit_code": code, "signal": sig}
+        if sig is not None:
+            detail["signal_name"] = SIGNALS.get(sig, f"signal {sig}")
+        return detail
 
     @staticmethod
     def _event(
@@ -146,3 +122,53 @@ class Decoder:
             comm=comm,
             detail=detail,
         )
+
+
+def _clone(ev: Any) -> dict[str, Any]:
+    flags = int(ev.a0)
+    return {"flags": flags, "flag_names": clone_flag_names(flags)}
+
+
+def _unshare(ev: Any) -> dict[str, Any]:
+    flags = int(ev.a0)
+    return {"flags": flags, "flag_names": namespace_flag_names(flags)}
+
+
+def _setns(ev: Any) -> dict[str, Any]:
+    nstype = int(ev.a1)
+    fd = ctypes.c_int32(ev.a0 & 0xFFFFFFFF).value
+    return {"fd": fd, "nstype": nstype, "nstype_name": nstype_name(nstype)}
+
+
+def _mount(ev: Any) -> dict[str, Any]:
+    flags = int(ev.a0)
+    return {
+        "source": _s(ev.s0),
+        "target": _s(ev.s1),
+        "fstype": _s(ev.s2),
+        "flags": flags,
+        "flag_names": mount_flag_names(flags),
+    }
+
+
+def _pivot_root(ev: Any) -> dict[str, Any]:
+    return {"new_root": _s(ev.s0), "put_old": _s(ev.s1)}
+
+
+def _connect(ev: Any) -> dict[str, Any]:
+    # ev.s0 would stop at the first NUL: an abstract name starts with one
+    raw = ctypes.string_at(ctypes.addressof(ev) + type(ev).s0.offset, 108)
+    path = unix_path(raw, int(ev.a1))
+    return {"path": path, "family": "AF_UNIX" if ev.a0 == AF_UNIX else int(ev.a0)}
+
+
+# the syscalls' kinds: the Event's kind and its detail (each gets the call's "ret" last)
+SYSCALLS: dict[int, tuple[str, Callable[[Any], dict[str, Any]]]] = {
+    EV_CLONE: ("sys.clone", _clone),
+    EV_CLONE3: ("sys.clone3", _clone),
+    EV_UNSHARE: ("sys.unshare", _unshare),
+    EV_SETNS: ("sys.setns", _setns),
+    EV_MOUNT: ("sys.mount", _mount),
+    EV_PIVOT_ROOT: ("sys.pivot_root", _pivot_root),
+    EV_CONNECT: ("sys.connect", _connect),
+}
