@@ -1,4 +1,4 @@
-"""The app's live runs: start one in a worker thread, show its events as they come, then replay."""
+"""The app's live runs: a tracing child process, its events drawn as they come, then a replay."""
 
 from __future__ import annotations
 
