@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-import collections
 import contextlib
 import os
 import signal
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,7 +26,6 @@ NEEDED_TRACEPOINTS = (
     "syscalls/sys_enter_mount",
     "syscalls/sys_enter_pivot_root",
 )
-BUFFERED_MAX = 100_000  # events kept for an `events()` iterator that has not started yet
 
 
 class BackendUnavailable(RuntimeError):
@@ -45,7 +42,7 @@ class BackendChoice:
 
 
 class EventSource(ABC):
-    """A source of kernel/process events: start, track, an async iterator, close."""
+    """A source of kernel/process events: start (with a sink), track, close."""
 
     name: str = ""
     reports_exits = True  # a proc.exit for each traced process that ends
@@ -54,8 +51,6 @@ class EventSource(ABC):
         self.ready_seconds: float = 0.0
         self._sink: EventSink | None = None
         self._lock = threading.Lock()
-        self._buffer: collections.deque[Event] = collections.deque(maxlen=BUFFERED_MAX)
-        self._subscribers: list[tuple[asyncio.AbstractEventLoop, asyncio.Queue[Event | None]]] = []
         self._closed = False
         self.sink_errors = 0
         self.first_sink_error: Exception | None = None
@@ -87,49 +82,17 @@ class EventSource(ABC):
             if self._closed:
                 return
             self._closed = True
-        try:
-            with signals_held():
-                self._close()
-        finally:
-            for loop, queue in self._subscribers:
-                with contextlib.suppress(RuntimeError):  # that loop is closed already
-                    loop.call_soon_threadsafe(queue.put_nowait, None)
+        with signals_held():
+            self._close()
 
     def emit(self, event: Event) -> None:
-        """Hand one event to the sink and the iterators (called from the poll worker). Without
-        a sink, events wait (bounded) for the first `events()` iterator."""
+        """Hand one event to the sink (called from the poll worker); without one, it is dropped."""
         if self._sink is not None:
             try:
                 self._sink(event)
             except Exception as e:  # the consumer's bug must not stop the probes
                 self.sink_errors += 1
                 self.first_sink_error = self.first_sink_error or e
-        with self._lock:
-            if not self._subscribers:
-                if self._sink is None:
-                    self._buffer.append(event)
-                return
-            subscribers = list(self._subscribers)
-        for loop, queue in subscribers:
-            with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(queue.put_nowait, event)
-
-    async def events(self) -> AsyncIterator[Event]:
-        """Every event from now on (and, when started without a sink, those emitted before the
-        first iterator), until close."""
-        queue: asyncio.Queue[Event | None] = asyncio.Queue()
-        with self._lock:
-            for ev in self._buffer:
-                queue.put_nowait(ev)
-            self._buffer.clear()
-            if self._closed:
-                queue.put_nowait(None)
-            self._subscribers.append((asyncio.get_running_loop(), queue))
-        while True:
-            item = await queue.get()
-            if item is None:
-                return
-            yield item
 
     def __enter__(self) -> EventSource:
         return self
