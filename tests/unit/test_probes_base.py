@@ -16,13 +16,11 @@ from tracer.probes.base import (
     BackendUnavailable,
     EventSource,
     HostFacts,
-    choose_backend,
-    describe,
     exit_on_sigterm,
     judge,
     signals_held,
-    start_best,
 )
+from tracer.sources.picker import choose_backend, describe, start_best
 
 ROOT_HOST = HostFacts(
     euid=0,
@@ -159,7 +157,7 @@ def test_start_best_falls_back_and_says_why(monkeypatch: pytest.MonkeyPatch) -> 
         made.append(name)
         return Refusing([]) if name == "bcc" else ListSource([])
 
-    monkeypatch.setattr("tracer.probes.base.make_source", fake_make)
+    monkeypatch.setattr("tracer.sources.picker.make_source", fake_make)
     source, choices = start_best(facts=ROOT_HOST)
     assert made == ["bcc", "tracefs"] and isinstance(source, ListSource)
     assert choices[0] == BackendChoice("bcc", False, "bcc could not load or attach "

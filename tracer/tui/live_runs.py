@@ -1,9 +1,8 @@
-"""The app's live runs: start one in a worker thread, show its events as they come, then replay."""
+"""The app's live runs (keys g and x): a child process traces one, its events show as they come."""
 
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable
 from typing import Any, Protocol
 
 from textual.message import Message
@@ -14,16 +13,14 @@ from tracer.tui.playback import Player
 from tracer.tui.scene import event_steps
 from tracer.tui.screens.prompt_dialog import PromptDialog
 from tracer.tui.source import Loaded, fold_events
+from tracer.tui.start import CHECKING, LiveReason, live_notice
 from tracer.tui.widgets.banner import Banner
-
-# why live runs are impossible here (None: they are possible), or a function that finds out
-LiveReason = str | Callable[[], str | None] | None
 
 
 class _Host(Protocol):
     """What the mixin needs from the app it is mixed into."""
 
-    live_reason: str | Callable[[], str | None] | None
+    live_reason: LiveReason
     player: Player
     loaded: Loaded
     _steps: list[int | None]
@@ -73,8 +70,6 @@ class LiveRuns:
         self.run_worker(ask, thread=True, exclusive=False, group="doctor")
 
     def on_live_checked(self: _Host, message: live.LiveChecked) -> None:
-        from tracer.tui.command import CHECKING, live_notice
-
         if callable(self.live_reason):  # a key press may have asked (and answered) already
             self.live_reason = message.why
         banner = self.query_one(Banner)
