@@ -20,7 +20,8 @@ import time
 from probe_common import percentile
 
 from tracer.events import Event, monotonic_ns
-from tracer.probes.base import host_facts, judge, make_source
+from tracer.probes.base import host_facts, judge
+from tracer.sources.picker import make_source
 
 FLOOR = b"""
 BPF_RINGBUF_OUTPUT(out, 64);

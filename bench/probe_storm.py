@@ -17,7 +17,8 @@ from probe_common import IMAGE, Window, chain_evidence
 
 from bench.exec_storm import MARK, ExecStorm
 from tracer.events import Event
-from tracer.probes.base import host_facts, judge, make_source
+from tracer.probes.base import host_facts, judge
+from tracer.sources.picker import make_source
 
 
 def traced_run(backend: str, seconds: float, storm: ExecStorm | None) -> dict[str, Any]:

@@ -47,11 +47,12 @@ app = Bench(load({path!r}), autoplay={autoplay!r}, live_reason="bench")
 app.run(headless=True, size=(120, 40))
 """
 
-# ... or started as `dockertrace` starts it (tracer.tui.command: decide, then build): the
+# ... or started as `dockertrace` starts it (tracer.cli.tui: decide, then build): the
 # bundled recording, the doctor's checks asked after the first frame.
 DEFAULT_CHILD = """
-from tracer.tui import command
-app = command.build(command.decide(None, command.live_reason), app_class=Bench)
+from tracer.cli import tui as command
+from tracer.tui.start import decide
+app = command.build(decide(None, command.why_not_live), app_class=Bench)
 app.run(headless=True, size=(120, 40))
 """
 

@@ -2,7 +2,7 @@
 
 Run: .venv/bin/python bench/tui_start.py [--rounds N]   (target: ≤ 0.5 s to the first frame)
 Two ways in: `dockertrace tui --replay FILE` (the app on a recording), and `dockertrace` with no
-command, as a user starts it (tracer.tui.command: the bundled recording, with the doctor's
+command, as a user starts it (tracer.cli.tui: the bundled recording, with the doctor's
 checks of whether live tracing works asked after the first frame).
 All are fresh interpreters started the same way in the same run; the ratio is what matters.
 """

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 
 from bench.exec_storm import MARK, ExecStorm
 from tracer.events import Event
-from tracer.probes.base import choose_backend
 from tracer.probes.leftovers import held_maps, map_name
+from tracer.sources.picker import choose_backend
 
 
 @dataclass

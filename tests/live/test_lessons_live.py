@@ -18,7 +18,8 @@ import pytest
 
 from tests.conftest import live_required, need
 from tests.unit.test_lesson_walk import script
-from tracer.lessons.model import Lesson, load_all
+from tracer.lessons.files import load_all
+from tracer.lessons.model import Lesson
 from tracer.record.format import read_recording
 
 LESSONS = load_all()

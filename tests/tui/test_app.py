@@ -380,7 +380,7 @@ async def test_a_live_run_shows_its_events_as_they_come_then_replays_the_whole_r
 
 
 async def test_the_banner_says_what_the_doctor_found_after_the_first_frame() -> None:
-    from tracer.tui.command import CHECKING, decide
+    from tracer.tui.start import CHECKING, decide
 
     start = decide(None, lambda: "privileges: uid 1000 without CAP_BPF/CAP_PERFMON")
     app = DockertraceApp(

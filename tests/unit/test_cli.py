@@ -24,7 +24,7 @@ def test_run_does_not_import_the_other_commands() -> None:
     code = (
         "import sys; from tracer.cli import build_parser; build_parser(['replay', 'x']); "
         "print(sorted(m for m in sys.modules if m in ('tracer.sources.doctor', "
-        "'tracer.tui.command', 'tracer.cli.lessons', 'tracer.cli.proxy', 'textual')))"
+        "'tracer.cli.tui', 'tracer.cli.lessons', 'tracer.cli.proxy', 'textual')))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

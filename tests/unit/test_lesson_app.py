@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from textual.widgets import Input, Static
 
-from tracer.lessons.model import Lesson, load_all
+from tracer.lessons.files import load_all
+from tracer.lessons.model import Lesson
 from tracer.lessons.walk import ReplayStage
 from tracer.tui.lesson_app import LessonApp
 from tracer.tui.widgets.chain_view import ChainView

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from tracer.events import Event
-from tracer.lessons.model import Lesson, load, load_all
+from tracer.lessons.files import load, load_all
+from tracer.lessons.model import Lesson
 from tracer.lessons.walk import ReplayStage, walk
 from tracer.record.format import write_recording
 

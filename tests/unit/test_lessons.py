@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from tracer.events import Event
+from tracer.lessons.files import lesson_files, load, load_all, validate
 from tracer.lessons.model import (
     APP_ACTIONS,
     LESSONS_DIR,
@@ -16,11 +17,7 @@ from tracer.lessons.model import (
     Question,
     Selector,
     judge,
-    lesson_files,
-    load,
-    load_all,
     parse_selector,
-    validate,
 )
 from tracer.record.format import read_recording
 from tracer.sources.lesson_stage import APP_ACTIONS as LIVE_ACTIONS

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tracer.lessons.model import LessonFileError, load, validate
+from tracer.lessons.files import load, validate
+from tracer.lessons.model import LessonFileError
 
 CASES = Path(__file__).parent / "lesson_cases"
 

@@ -130,11 +130,3 @@ class Trace:
 
     def step(self, number: int) -> Step:
         return self.steps[number - 1]
-
-    def step_at(self, time_ns: int) -> int | None:
-        """The step whose evidence is being shown at time_ns: the latest step begun by then."""
-        current = None
-        for s in self.steps:
-            if s.start_ns is not None and s.start_ns <= time_ns:
-                current = s.number
-        return current

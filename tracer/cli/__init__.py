@@ -12,7 +12,7 @@ from collections.abc import Sequence
 # to a callable taking the parsed arguments and returning the exit status. `dockertrace run`
 # imports only what `run` needs (the others cost a third of a second of imports).
 COMMANDS: dict[str, str] = {
-    "doctor": "tracer.sources.doctor",
+    "doctor": "tracer.cli.doctor",
     "probe": "tracer.cli.probe",
     "run": "tracer.cli.trace",
     "record": "tracer.cli.trace",
@@ -20,7 +20,7 @@ COMMANDS: dict[str, str] = {
     "proxy": "tracer.cli.proxy",
     "lessons": "tracer.cli.lessons",
     "lesson": "tracer.cli.lessons",
-    "tui": "tracer.tui.command",
+    "tui": "tracer.cli.tui",
 }
 COMMAND_MODULES = tuple(dict.fromkeys(COMMANDS.values()))  # in help order, each once
 
@@ -43,19 +43,10 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
 def default_job(args: argparse.Namespace) -> int:
     """No subcommand: the main job. The app where there is a terminal; otherwise narrated text of
     a live run when this machine can trace, or of the bundled recording when it cannot."""
-    from tracer.cli import trace as trace_command
-    from tracer.sources import doctor
-
-    if sys.stdout.isatty() and importlib.util.find_spec("tracer.tui.command") is not None:
-        tui = importlib.import_module("tracer.tui.command")
-        return int(tui.main_job())
-    report = doctor.diagnose(load_bcc=False)
-    if report.live_possible:
-        return trace_command.main([])
-    print("Live tracing is not possible here; the ✗ lines say why and how to fix it:")
-    print(doctor.render(report))
-    print(f"\nReplaying the bundled recording instead ({trace_command.BUNDLED}):\n")
-    return trace_command.main(["replay", trace_command.bundled_path()])
+    # lazy dispatch, as for the subcommands: each job imports only its own modules
+    if sys.stdout.isatty() and importlib.util.find_spec("tracer.tui.app") is not None:
+        return int(importlib.import_module("tracer.cli.tui").main_job())
+    return int(importlib.import_module("tracer.cli.trace").main_job())
 
 
 def main(argv: Sequence[str] | None = None) -> int:

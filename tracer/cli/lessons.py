@@ -9,7 +9,8 @@ import sys
 from pathlib import Path
 from types import FrameType
 
-from tracer.lessons.model import LESSONS_DIR, Lesson, LessonFileError, find, lesson_files, load
+from tracer.lessons.files import find, lesson_files, load
+from tracer.lessons.model import LESSONS_DIR, Lesson, LessonFileError
 from tracer.lessons.walk import ReplayStage, Stage, walk
 
 
@@ -52,13 +53,23 @@ def _stage(lesson: Lesson, args: argparse.Namespace) -> Stage | str:
         if not can_replay:
             return f"lesson {lesson.number} has no recording to replay ({recording or 'none'})"
         return ReplayStage(lesson, recording)
-    if os.geteuid() != 0:
-        if args.record or not can_replay:
-            return f"lesson {lesson.number} runs live here only as root: run it with sudo"
-        print("Live lessons need root (sudo); replaying the bundled recording instead.")
-        return ReplayStage(lesson, recording)
+    # lazy: only a live lesson asks the picker; `lessons` and `--replay` start without the
+    # doctor, the proxy and the probes (~0.2 s of imports)
     from tracer.sources.lesson_stage import LiveStage
+    from tracer.sources.picker import live_verdict
 
+    verdict = live_verdict()
+    if not verdict.possible:
+        if args.record or not can_replay:
+            if verdict.needs_root:
+                return f"lesson {lesson.number} runs live here only as root: run it with sudo"
+            return f"lesson {lesson.number} cannot run live here: {verdict.reason}"
+        if verdict.needs_root:
+            print("Live lessons need root (sudo); replaying the bundled recording instead.")
+        else:
+            print(f"Live tracing is not possible here ({verdict.reason}).")
+            print("Replaying the bundled recording instead.")
+        return ReplayStage(lesson, recording)
     if LESSONS_DIR not in lesson.path.resolve().parents:
         shell = sum(1 for s in lesson.steps if s.action and s.action.kind == "run")
         print(

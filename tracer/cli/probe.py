@@ -12,14 +12,9 @@ import time
 from typing import Any
 
 from tracer.events import Event, monotonic_ns
-from tracer.probes.base import (
-    BACKENDS,
-    BackendUnavailable,
-    describe,
-    exit_on_sigterm,
-    start_best,
-)
+from tracer.probes.base import exit_on_sigterm
 from tracer.redact import event_argv
+from tracer.sources.picker import BACKENDS, BackendUnavailable, describe, start_best
 
 
 def summary(e: Event) -> str:

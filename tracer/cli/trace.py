@@ -8,14 +8,16 @@ import os
 import shutil
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tracer.record.format import RecordingError, read_recording, write_recording
 from tracer.redact import argv as redact_argv
-from tracer.sources.session import LiveSession
-from tracer.sources.sweep import LABEL, label_args
 from tracer.text.describe import printable
 from tracer.text.narrate import narrate, to_json
 from tracer.text.story import fold, runs
+
+if TYPE_CHECKING:
+    from tracer.sources.session import LiveSession
 
 BUNDLED = "assets/run-echo-hi.jsonl"
 
@@ -27,11 +29,26 @@ def bundled_path(name: str = "run-echo-hi.jsonl") -> str:
 
 def main(argv: list[str]) -> int:
     """Run one of these commands from code (the main job): `main([])` is a live `run`."""
-    from tracer.cli import build_parser
-
-    argv = argv or ["run"]
-    args = build_parser(argv).parse_args(argv)
+    parser = argparse.ArgumentParser(prog="dockertrace")
+    register(parser.add_subparsers(dest="command", metavar="COMMAND"))
+    args = parser.parse_args(argv or ["run"])
     return int(args.func(args))
+
+
+def main_job() -> int:
+    """The main job without a terminal: narrated text of a live run when this machine can trace
+    (the picker's verdict), else of the bundled recording, after the doctor's lines saying why."""
+    # lazy: only the main job asks the doctor; `replay` must not import it (nor the probes)
+    from tracer.cli.doctor import render
+    from tracer.sources.picker import live_verdict
+
+    verdict = live_verdict()
+    if verdict.possible:
+        return main([])
+    print("Live tracing is not possible here; the ✗ lines say why and how to fix it:")
+    print(render(verdict.report))
+    print(f"\nReplaying the bundled recording instead ({BUNDLED}):\n")
+    return main(["replay", bundled_path()])
 
 
 def _need_root() -> str | None:
@@ -44,7 +61,10 @@ def _need_root() -> str | None:
 
 
 def _start(backend: str | None) -> LiveSession:
-    from tracer.probes.base import describe as describe_choices
+    # lazy: only run and record start a session; `replay` must start fast without the proxy,
+    # the probes and httpx (~0.1 s of imports)
+    from tracer.sources.picker import describe as describe_choices
+    from tracer.sources.session import LiveSession
 
     session = LiveSession(backend=backend).start()
     print(
@@ -56,6 +76,8 @@ def _start(backend: str | None) -> LiveSession:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from tracer.sources.sweep import LABEL, label_args  # lazy: as in _start, not for `replay`
+
     if (why := _need_root()) is not None:
         print(f"dockertrace run: {why}", file=sys.stderr)
         return 2
@@ -69,7 +91,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             code = result.returncode
             cli_err = result.stderr.decode(errors="replace")
         else:
-            from tracer.sources.api_client import run_container
+            from tracer.sources.api_client import run_container  # lazy: only without a docker CLI
 
             try:
                 ran = run_container(

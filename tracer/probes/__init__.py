@@ -1,6 +1,6 @@
 """Kernel and process probes: bcc eBPF, a tracefs fallback and a psutil view, one interface.
 
-    from tracer.probes.base import choose_backend, start_best
+    from tracer.sources.picker import choose_backend, start_best  # the one picker
     source, choices = choose_backend()          # or start_best(sink, seed_pids) with fallback
     source.prepare()                            # optional: bcc compiles in the background
     source.start(sink, seed_pids=[os.getpid()]) # sink(Event) from the poll thread

@@ -1,16 +1,14 @@
-"""The interface every probe source has, and the choice of the best backend this host offers."""
+"""The interface every probe source has, and the host facts that decide which backend can run."""
 
 from __future__ import annotations
 
-import asyncio
-import collections
 import contextlib
 import os
 import signal
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,7 +26,6 @@ NEEDED_TRACEPOINTS = (
     "syscalls/sys_enter_mount",
     "syscalls/sys_enter_pivot_root",
 )
-BUFFERED_MAX = 100_000  # events kept for an `events()` iterator that has not started yet
 
 
 class BackendUnavailable(RuntimeError):
@@ -45,7 +42,7 @@ class BackendChoice:
 
 
 class EventSource(ABC):
-    """A source of kernel/process events: start, track, an async iterator, close."""
+    """A source of kernel/process events: start (with a sink), track, close."""
 
     name: str = ""
     reports_exits = True  # a proc.exit for each traced process that ends
@@ -54,8 +51,6 @@ class EventSource(ABC):
         self.ready_seconds: float = 0.0
         self._sink: EventSink | None = None
         self._lock = threading.Lock()
-        self._buffer: collections.deque[Event] = collections.deque(maxlen=BUFFERED_MAX)
-        self._subscribers: list[tuple[asyncio.AbstractEventLoop, asyncio.Queue[Event | None]]] = []
         self._closed = False
         self.sink_errors = 0
         self.first_sink_error: Exception | None = None
@@ -87,49 +82,17 @@ class EventSource(ABC):
             if self._closed:
                 return
             self._closed = True
-        try:
-            with signals_held():
-                self._close()
-        finally:
-            for loop, queue in self._subscribers:
-                with contextlib.suppress(RuntimeError):  # that loop is closed already
-                    loop.call_soon_threadsafe(queue.put_nowait, None)
+        with signals_held():
+            self._close()
 
     def emit(self, event: Event) -> None:
-        """Hand one event to the sink and the iterators (called from the poll worker). Without
-        a sink, events wait (bounded) for the first `events()` iterator."""
+        """Hand one event to the sink (called from the poll worker); without one, it is dropped."""
         if self._sink is not None:
             try:
                 self._sink(event)
             except Exception as e:  # the consumer's bug must not stop the probes
                 self.sink_errors += 1
                 self.first_sink_error = self.first_sink_error or e
-        with self._lock:
-            if not self._subscribers:
-                if self._sink is None:
-                    self._buffer.append(event)
-                return
-            subscribers = list(self._subscribers)
-        for loop, queue in subscribers:
-            with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(queue.put_nowait, event)
-
-    async def events(self) -> AsyncIterator[Event]:
-        """Every event from now on (and, when started without a sink, those emitted before the
-        first iterator), until close."""
-        queue: asyncio.Queue[Event | None] = asyncio.Queue()
-        with self._lock:
-            for ev in self._buffer:
-                queue.put_nowait(ev)
-            self._buffer.clear()
-            if self._closed:
-                queue.put_nowait(None)
-            self._subscribers.append((asyncio.get_running_loop(), queue))
-        while True:
-            item = await queue.get()
-            if item is None:
-                return
-            yield item
 
     def __enter__(self) -> EventSource:
         return self
@@ -249,87 +212,6 @@ def judge(facts: HostFacts) -> list[BackendChoice]:
         tracefs = BackendChoice("tracefs", True, f"an instance under {facts.tracefs_root}")
     proc = BackendChoice("proc", True, "psutil only: processes, no kernel events")
     return [bcc, tracefs, proc]
-
-
-def make_source(name: str) -> EventSource:
-    if name == "bcc":
-        from tracer.probes.bcc.probe import BccSource
-
-        return BccSource()
-    if name == "tracefs":
-        from tracer.probes.tracefs.probe import TracefsSource
-
-        return TracefsSource()
-    if name == "proc":
-        from tracer.probes.procs import ProcSource
-
-        return ProcSource()
-    raise ValueError(f"unknown backend {name!r}; choose one of {', '.join(BACKENDS)}")
-
-
-def choose_backend(
-    forced: str | None = None, facts: HostFacts | None = None
-) -> tuple[EventSource, list[BackendChoice]]:
-    """The best backend that can run here (or the forced one), and the verdict on each."""
-    choices = judge(facts or host_facts())
-    if forced is not None:
-        if forced not in BACKENDS:
-            raise ValueError(f"unknown backend {forced!r}; choose one of {', '.join(BACKENDS)}")
-        choice = next(c for c in choices if c.name == forced)
-        if not choice.usable:
-            raise BackendUnavailable(f"backend {forced!r} cannot run here: {choice.reason}")
-        return make_source(forced), choices
-    best = next(c for c in choices if c.usable)
-    return make_source(best.name), choices
-
-
-def start_best(
-    sink: EventSink | None = None,
-    seed_pids: Sequence[int] = (),
-    forced: str | None = None,
-    facts: HostFacts | None = None,
-    begun: tuple[EventSource, list[BackendChoice]] | None = None,
-) -> tuple[EventSource, list[BackendChoice]]:
-    """choose_backend() (or take what `begun` chose and prepared) then start(); without
-    `forced`, a backend that fails to start (a program the verifier refuses, say) gives way to
-    the next one, and its choice says why."""
-    source, choices = begun or choose_backend(forced, facts=facts)
-    chosen = forced or next(c.name for c in choices if c.usable)
-    i = [c.name for c in choices].index(chosen)
-    while True:
-        try:
-            source.start(sink, seed_pids)
-            return source, choices
-        except BackendUnavailable as e:
-            source.close()
-            if forced is not None:
-                raise
-            choices[i] = BackendChoice(choices[i].name, False, str(e))
-            i = next((n for n in range(i + 1, len(choices)) if choices[n].usable), -1)
-            if i < 0:
-                reasons = "; ".join(c.reason for c in choices)
-                raise BackendUnavailable(f"no backend could start: {reasons}") from e
-            source = make_source(choices[i].name)
-
-
-def begin_best(
-    forced: str | None = None, facts: HostFacts | None = None
-) -> tuple[EventSource, list[BackendChoice]]:
-    """The first half of start_best(): choose, and let the choice prepare in the background
-    (bcc compiles for most of a second) while the caller does its own start-up; then
-    `start_best(sink, seed_pids, forced, begun=...)`. Close the source if you never start it."""
-    source, choices = choose_backend(forced, facts=facts)
-    source.prepare()
-    return source, choices
-
-
-def describe(choices: Iterable[BackendChoice], chosen: str) -> str:
-    """One line per backend: which one runs, and why the better ones do not."""
-    lines = []
-    for c in choices:
-        mark = "→" if c.name == chosen else ("✓" if c.usable else "✗")
-        lines.append(f"{mark} {c.name:<8} {c.reason}")
-    return "\n".join(lines)
 
 
 def exit_on_sigterm() -> None:

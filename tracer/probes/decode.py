@@ -115,7 +115,6 @@ def unix_path(raw: bytes, addrlen: int) -> str:
     return path.split(b"\0", 1)[0].decode(errors="replace")
 
 
-RUNC_STAGES = ("runc:[0:PARENT]", "runc:[1:CHILD]", "runc:[2:INIT]")
 RUNC_INIT_STAGE = "runc:[2:INIT]"
 
 

@@ -167,11 +167,6 @@ def moving_parts(extra: Iterable[int] = (), extra_children: bool = False) -> lis
     return sorted(seen.values(), key=lambda m: m.create_time)
 
 
-def engine_pids() -> list[int]:
-    """The pids to seed kernel tracking with: the engine's processes and their descendants."""
-    return [m.pid for m in moving_parts() if m.role != "docker-proxy"]
-
-
 class ProcSource(EventSource):
     """The last resort: no kernel events, only `proc.seen` for each moving part, re-scanned."""
 

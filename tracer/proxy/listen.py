@@ -87,13 +87,6 @@ def bind_listener(url: str, tls: TlsConfig | None) -> tuple[socket.socket, str |
     return sock, path, f"unix://{path}"
 
 
-def release_listener(sock: socket.socket, path: str | None) -> None:
-    sock.close()
-    if path:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(path)
-
-
 def _prepare_directory(directory: str) -> None:
     try:
         os.makedirs(directory, mode=0o755, exist_ok=True)

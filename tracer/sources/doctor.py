@@ -1,9 +1,7 @@
-"""`dockertrace doctor`: one line per layer, what was found, and how to fix what is missing."""
+"""The machine checks behind `dockertrace doctor`: each layer, what was found, how to fix it."""
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import shutil
 import subprocess
@@ -40,26 +38,13 @@ class Check:
 
 @dataclass
 class Report:
+    """Every layer's verdict, in the order a `docker run` goes through them (tracer.sources.picker
+    says from it whether live tracing can run)."""
+
     checks: list[Check]
 
     def get(self, name: str) -> Check | None:
         return next((c for c in self.checks if c.name == name), None)
-
-    def _ok(self, name: str) -> bool:
-        c = self.get(name)
-        return bool(c and c.ok)
-
-    @property
-    def live_possible(self) -> bool:
-        """Live tracing needs the daemon, the privileges, and one kernel backend."""
-        return (
-            self._ok("daemon")
-            and self._ok("privileges")
-            and (self._ok("bcc") or self._ok("tracefs"))
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"live_possible": self.live_possible, "checks": [asdict(c) for c in self.checks]}
 
 
 def _run_version(argv: list[str]) -> str | None:
@@ -310,32 +295,3 @@ def diagnose(load_bcc: bool = True) -> Report:
         check_processes,
     ]
     return Report([step() for step in steps])
-
-
-def render(report: Report) -> str:
-    lines = []
-    for c in report.checks:
-        mark = "✓" if c.ok else "✗"
-        line = f"{mark} {c.name:<11} {c.found}"
-        if c.fix:
-            line += f"\n  {'':<11} fix: {c.fix}"
-        lines.append(line)
-    verdict = "live tracing: possible" if report.live_possible else "live tracing: not possible"
-    lines.append(verdict)
-    return "\n".join(lines)
-
-
-def run(args: argparse.Namespace) -> int:
-    report = diagnose(load_bcc=not args.no_bpf)
-    if args.json:
-        print(json.dumps(report.to_dict(), indent=2, default=str))
-    else:
-        print(render(report))
-    return 0 if report.live_possible else 1
-
-
-def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("doctor", help="check each layer this machine offers for live tracing")
-    p.add_argument("--json", action="store_true", help="one JSON object, for machines")
-    p.add_argument("--no-bpf", action="store_true", help="do not load a test BPF program")
-    p.set_defaults(func=run)

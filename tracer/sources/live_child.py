@@ -29,6 +29,12 @@ import sys
 import threading
 from typing import IO, Any
 
+from tracer.events import Event
+from tracer.probes.base import exit_on_sigterm
+from tracer.sources.picker import describe
+from tracer.sources.session import DEMO_IMAGES, LiveSession
+from tracer.sources.sweep import label_args
+
 READER_NICE = -10  # the session's reading threads: ahead of the run they watch
 
 
@@ -64,8 +70,6 @@ class Lines:
 
 def default_command(image: str) -> list[str]:
     """`docker run --rm IMAGE echo hi`, IMAGE the demo image the session found."""
-    from tracer.sources.session import DEMO_IMAGES
-
     for candidate in DEMO_IMAGES:
         if candidate.removesuffix(":latest") == image and candidate.startswith("dockertrace/"):
             image = candidate
@@ -76,8 +80,6 @@ def labelled(args: list[str]) -> list[str]:
     """`docker run ...` with this process's label, as `dockertrace run` does: a run cut short
     (the app quit, or died) leaves no container behind (the session's close, or the next
     session's sweep, removes it)."""
-    from tracer.sources.sweep import label_args
-
     if args[:1] != ["run"]:
         return args
     return ["run", *label_args(), *args[1:]]
@@ -115,10 +117,6 @@ def _text(data: object) -> str:
 
 
 def run(args: list[str] | None, lines: Lines) -> int:
-    from tracer.events import Event
-    from tracer.probes.base import describe
-    from tracer.sources.session import LiveSession
-
     def send_event(ev: Event) -> None:  # the event's own JSON, not parsed and dumped again
         lines.send_raw(b'{"event":' + ev.to_json().encode() + b"}\n")
 
@@ -171,8 +169,6 @@ def main(argv: list[str]) -> int:
     except ValueError as e:
         lines.send("failed", f"bad arguments for the live run: {e}")
         return 2
-    from tracer.probes.base import exit_on_sigterm
-
     exit_on_sigterm()  # SIGTERM unwinds through the session's close, from the start on
     _stop_when_stdin_ends()
     try:

@@ -14,10 +14,13 @@ from typing import Any
 import httpx
 
 from tracer.events import Event, EventSink
+from tracer.probes.base import exit_on_sigterm, signals_held
+from tracer.proxy.server import Proxy
 from tracer.record.format import make_header
 from tracer.redact import event_argv
 from tracer.sources import sweep
 from tracer.sources.endpoint import current_endpoint, daemon_client
+from tracer.sources.picker import begin_best, start_best
 
 SESSION_DIR = "/run/dockertrace"
 SETTLE_S = 0.15  # after a command ends, how long late events may take where none is awaited
@@ -112,9 +115,6 @@ class LiveSession:
             self.sink(ev)
 
     def start(self) -> LiveSession:
-        from tracer.probes.base import begin_best, exit_on_sigterm, start_best
-        from tracer.proxy.server import Proxy
-
         t0 = time.perf_counter()
         exit_on_sigterm()  # SIGTERM unwinds through close() like Ctrl-C
         begun = begin_best(forced=self.backend_forced)  # bcc compiles while we go on
@@ -218,8 +218,6 @@ class LiveSession:
                 self._arrived.wait(left)
 
     def close(self) -> None:
-        from tracer.probes.base import signals_held
-
         with signals_held():  # a Ctrl-C now waits until everything is undone, then counts
             sweep.remove_own(self.upstream)  # containers a stopped run left (not run)
             if self.proxy is not None:

@@ -21,7 +21,6 @@ from textual.message import Message
 
 from tracer.events import Event
 
-LIVE_NEEDS = ("docker CLI", "socket", "daemon", "privileges")
 F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
 PIPE_BYTES = 1 << 20  # the child's lines the pipe holds while the app is busy (~3,000 events)
 READ_BYTES = 1 << 20
@@ -98,19 +97,6 @@ class LiveFailed(Message):
 
     why: str
     events: list[Event] = field(default_factory=list)
-
-
-def unavailable() -> str | None:
-    """Why live runs cannot happen here, or None when they can. The proxy needs root, the
-    daemon and the docker CLI; kernel probes are a bonus: without them the run still goes
-    live and the steps only the kernel shows are marked missing."""
-    from tracer.sources import doctor
-
-    report = doctor.diagnose(load_bcc=False)
-    failed = [c for c in report.checks if not c.ok and c.name in LIVE_NEEDS]
-    if not failed:
-        return None
-    return "; ".join(f"{c.name}: {c.found}" for c in failed)
 
 
 def default_image() -> str:

@@ -1,4 +1,5 @@
-"""The app's live runs: a tracing child process, its events drawn as they come, then a replay."""
+"""The app's live runs (keys g and x): a tracing child process, its events drawn as they come,
+then a replay."""
 
 from __future__ import annotations
 
@@ -14,10 +15,8 @@ from tracer.tui.playback import Player
 from tracer.tui.scene import event_steps
 from tracer.tui.screens.prompt_dialog import PromptDialog
 from tracer.tui.source import Loaded, fold_events
+from tracer.tui.start import CHECKING, LiveReason, live_notice
 from tracer.tui.widgets.banner import Banner
-
-# why live runs are impossible here (None: they are possible), or a function that finds out
-LiveReason = str | Callable[[], str | None] | None
 
 
 class LiveRun(Protocol):
@@ -34,7 +33,7 @@ StartLive = Callable[[list[str] | None, Callable[[Message], object]], LiveRun]
 class _Host(Protocol):
     """What the mixin needs from the app it is mixed into."""
 
-    live_reason: str | Callable[[], str | None] | None
+    live_reason: LiveReason
     start_live: StartLive
     player: Player
     loaded: Loaded
@@ -86,8 +85,6 @@ class LiveRuns:
         self.run_worker(ask, thread=True, exclusive=False, group="doctor")
 
     def on_live_checked(self: _Host, message: live.LiveChecked) -> None:
-        from tracer.tui.command import CHECKING, live_notice
-
         if callable(self.live_reason):  # a key press may have asked (and answered) already
             self.live_reason = message.why
         banner = self.query_one(Banner)
