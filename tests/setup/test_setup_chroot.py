@@ -1,0 +1,94 @@
+"""tracer/setup.sh in a Debian chroot: it keeps an engine that is there (stand-ins carrying
+docker-ce's, docker-ce-cli's and containerd.io's names and relationships), stops before apt
+would remove anything, and `setup.sh remove` leaves the packages as they were."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import need
+from tests.setup import standins
+from tests.setup.chroot import Chroot, arch, chroot, need_tools
+
+DEBIAN_ENGINE = ("docker.io", "containerd", "runc")
+
+
+@pytest.fixture
+def box(tmp_path: Path) -> Iterator[Chroot]:
+    missing = need_tools()
+    need(not missing, f"the set-up tests need: {', '.join(missing)}")
+    with chroot(tmp_path) as c:
+        yield c
+
+
+@pytest.fixture
+def docker_ce(tmp_path: Path) -> list[Path]:
+    out = tmp_path / "debs"
+    out.mkdir()
+    return [standins.build(p, out, arch()) for p in standins.DOCKER_CE]
+
+
+def test_keeps_docker_ce_and_installs_no_debian_engine(box: Chroot, docker_ce: list[Path]) -> None:
+    box.install_debs(docker_ce)
+    # What the issue saw: Debian's engine in one plan removes all three of Docker's packages.
+    apt_sh = "/opt/dockertrace/tracer/setup/apt.sh"
+    plan = box.run("bash", "-c", f". {apt_sh}; plan_removals docker.io containerd runc")
+    assert plan.stdout.split() == ["containerd.io", "docker-ce", "docker-ce-cli"]
+
+    r = box.setup("env")
+    assert r.returncode == 0, r.stderr
+    assert "engine: found Docker's engine: docker-ce 5:28.1.1-1~debian.12~bookworm" in r.stderr
+    assert "runc                     /usr/bin/runc from containerd.io 1.7.27-1" in r.stderr
+    assert "in a chroot" in r.stderr
+    for name in ("docker-ce", "docker-ce-cli", "containerd.io", "socat"):
+        assert box.installed(name), f"{name} not installed after set-up:\n{r.stderr}"
+    for name in DEBIAN_ENGINE:
+        assert not box.installed(name), f"set-up installed Debian's {name}:\n{r.stderr}"
+
+    before = box.packages()
+    again = box.setup("env")
+    assert again.returncode == 0, again.stderr
+    assert "packages: all present" in again.stderr
+    assert box.packages() == before
+
+
+def test_a_plan_that_removes_a_package_changes_nothing(box: Chroot) -> None:
+    # busybox-static Conflicts with and Replaces Debian's busybox: apt would remove busybox.
+    box.run("apt-get", "-qq", "install", "-y", "--no-install-recommends", "busybox")
+    before = box.packages()
+    r = box.setup("env", packages="busybox-static socat")
+    assert r.returncode == 3, r.stderr
+    assert "STOPPED: installing" in r.stderr
+    assert "would make apt remove: busybox" in r.stderr
+    assert "nothing was installed, removed or changed" in r.stderr
+    assert "DOCKERTRACE_SKIP_PACKAGES" in r.stderr
+    assert box.packages() == before
+    assert not (box.root / "var/lib/dockertrace").exists()
+
+    skipped = box.setup("env", packages="busybox-static socat")
+    assert skipped.returncode == 3, "the same plan stops the same way the second time"
+    assert box.packages() == before
+
+
+def test_remove_after_a_fresh_setup_leaves_the_packages_as_before(box: Chroot) -> None:
+    before = box.packages()
+    r = box.setup("env")
+    assert r.returncode == 0, r.stderr
+    assert "engine: none here" in r.stderr
+    for name in (*DEBIAN_ENGINE, "socat"):
+        assert box.installed(name), f"{name} not installed on a machine without an engine"
+    recorded = (box.root / "var/lib/dockertrace/installed-packages").read_text().split()
+    assert set(DEBIAN_ENGINE) <= set(recorded)
+
+    gone = box.setup("remove")
+    assert gone.returncode == 0, gone.stderr
+    assert "purging what set-up installed" in gone.stderr
+    assert box.packages() == before
+    assert not (box.root / "var/lib/dockertrace").exists()
+
+    again = box.setup("remove")
+    assert again.returncode == 0, again.stderr
+    assert "nothing to remove" in again.stderr
