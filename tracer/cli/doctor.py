@@ -17,6 +17,8 @@ def render(report: Report) -> str:
         line = f"{mark} {c.name:<11} {c.found}"
         if c.fix:
             line += f"\n  {'':<11} fix: {c.fix}"
+        if c.warning:
+            line += f"\n  {'':<11} warning: {c.warning}"
         lines.append(line)
     possible = verdict(report).possible
     lines.append("live tracing: possible" if possible else "live tracing: not possible")

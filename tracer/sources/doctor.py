@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import psutil
 
+from tracer.sources import engine
 from tracer.sources.endpoint import (
     CONTAINERD_SOCKET,
     Endpoint,
@@ -34,6 +35,7 @@ class Check:
     found: str
     fix: str = ""
     data: dict[str, Any] = field(default_factory=dict)
+    warning: str = ""
 
 
 @dataclass
@@ -179,6 +181,30 @@ def check_runc() -> Check:
     return Check("runc", True, f"{path}: {_run_version([path, '--version']) or 'version unknown'}")
 
 
+def check_engine(layers: list[engine.Layer] | None = None) -> Check:
+    """Whose engine this is and where each layer's binary comes from (package or path)."""
+    layers = engine.find_layers() if layers is None else layers
+    data: dict[str, Any] = {"layers": [asdict(layer) for layer in layers]}
+    if not any(layer.path for layer in layers):
+        return Check(
+            "engine",
+            False,
+            "none here (no docker, dockerd, containerd, containerd-shim-runc-v2 or runc)",
+            "`sudo bash tracer/setup.sh env` installs Debian's where there is no engine",
+            data,
+        )
+    lines = [engine.engine_name(layers)] + [layer.describe() for layer in layers]
+    odd = engine.unchecked(layers)
+    data["unchecked"] = odd
+    warning = (
+        f"the chain has not been checked against {', '.join(odd)} on a live run: a step it "
+        "cannot tell on this engine shows as missing, with the reason"
+        if odd
+        else ""
+    )
+    return Check("engine", True, f"\n{'':<14}".join(lines), data=data, warning=warning)
+
+
 def _effective_caps() -> int:
     try:
         with open("/proc/self/status") as f:
@@ -289,6 +315,7 @@ def diagnose(load_bcc: bool = True) -> Report:
         lambda: check_daemon(ep),
         check_containerd,
         check_runc,
+        check_engine,
         lambda: privileged,
         lambda: check_bcc(load=load_bcc and privileged.ok),
         check_tracefs,
