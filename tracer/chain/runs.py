@@ -11,6 +11,9 @@ from tracer.events import Event
 NAMESPACE_FLAGS = ("CLONE_NEWNS", "CLONE_NEWUTS", "CLONE_NEWIPC", "CLONE_NEWPID", "CLONE_NEWNET")
 KERNEL_SOURCES = ("bpf", "tracefs")
 RUNC_HELPERS = ("runc", "runc:[0:PARENT]", "runc:[1:CHILD]", "runc:[2:INIT]")
+# Execs of a file descriptor (comm "5", "6", "7"): runc's sealed copies of itself (memfd
+# "runc_cloned:/proc/self/exe", or runc 1.2's overlay-sealed binary) and of runc-dmz.
+FD_EXEC = ("/proc/self/fd/", "/dev/fd/", "/memfd:")
 
 
 def is_kernel(ev: Event) -> bool:
@@ -113,6 +116,10 @@ def gather(events: Sequence[Event]) -> list[Run]:
         if not owners and ev.layer in ("dockerd", "containerd"):
             child = ev.detail.get("child_pid")
             owners = [r for r in runs if isinstance(child, int) and child in r.lineage]
+            target = str(ev.detail.get("target", "")) if ev.kind == "sys.mount" else ""
+            if not owners and target:
+                # containerd's image store mounts the rootfs on a path named by the container
+                owners = [r for r in runs if r.container_id and r.container_id in target]
             layer = _overlay_layer(ev)
             if not owners and layer in layers:
                 owners = [layers[layer]]
@@ -157,11 +164,15 @@ def _busy_windows(api: Sequence[Event]) -> list[tuple[int, int]]:
 
 
 def _overlay_layer(ev: Event) -> str:
-    """The overlay2 layer a mount is for (…/overlay2/ID-init/merged and …/ID/merged alike)."""
+    """The layer an overlay mount is for: overlay2's …/ID-init/merged and …/ID/merged alike, a
+    shim's …/task/moby/ID/rootfs, and with containerd's image store the directory dockerd mounts
+    the rootfs on (…/rootfs/overlayfs/ID)."""
     if ev.kind != "sys.mount" or ev.detail.get("fstype") != "overlay":
         return ""
-    parts = str(ev.detail.get("target", "")).split("/")
-    return parts[-2].removesuffix("-init") if len(parts) >= 2 else ""
+    parts = str(ev.detail.get("target", "")).rstrip("/").split("/")
+    if parts[-1] not in ("merged", "rootfs") or len(parts) < 2:
+        return parts[-1]
+    return parts[-2].removesuffix("-init")
 
 
 def of_kind(evs: Iterable[Event], *kinds: str) -> list[Event]:
@@ -191,6 +202,8 @@ def command_exec(kernel: Sequence[Event]) -> Event | None:
             continue
         argv = [str(a) for a in ev.detail.get("argv") or []]
         filename = str(ev.detail.get("filename", ""))
+        if filename.startswith(FD_EXEC):
+            continue  # runc's sealed copy of itself, or of runc-dmz: the command comes next
         if ev.layer == "container":
             return ev
         tooling = (

@@ -118,15 +118,21 @@ def unix_path(raw: bytes, addrlen: int) -> str:
 RUNC_INIT_STAGE = "runc:[2:INIT]"
 
 
+# How a program runs a file descriptor: runc's sealed copy of itself (runc ≥ 1.1.12's memfd
+# "runc_cloned:/proc/self/exe" through fexecve, exec'd as /dev/fd/N; runc 1.2's /proc/self/fd/N,
+# a memfd or its overlay-sealed binary) gets the comm "N" ("5", "6", "7").
+FD_EXEC = ("/proc/self/fd/", "/dev/fd/", "/memfd:")
+
+
 def is_runc_init(filename: str, argv: Sequence[str]) -> bool:
-    """runc's `runc init` re-exec: /proc/self/exe, a memfd copy (numeric comm) or runc itself,
-    always with `init` as its first argument."""
+    """runc's `runc init` re-exec: /proc/self/exe, a sealed copy run by fd (numeric comm) or runc
+    itself, always with `init` as its first argument."""
     if len(argv) < 2 or argv[1] != "init":
         return False
     base = os.path.basename(argv[0])
     return (
         base == "runc"
-        or filename.startswith(("/proc/self/", "/memfd:"))
+        or filename.startswith(("/proc/self/", *FD_EXEC))
         or "runc" in os.path.basename(filename)
     )
 
@@ -152,12 +158,14 @@ def layer_of_exec(
         return "shim"
     if base == "runc" or is_runc_init(filename, argv):
         return "runc"
+    if old_comm == RUNC_INIT_STAGE or old_layer == "container":
+        # Whatever runc's last stage runs is the container's, by path or by fd (runc 1.2's
+        # runc-dmz, a sealed memfd that then execs the command).
+        return "container"
     if old_layer not in (None, "container", "kernel") and filename.startswith(
-        ("/proc/self/exe", "/memfd:", "/dev/fd/", "/proc/self/fd/")
+        ("/proc/self/exe", *FD_EXEC)
     ):
         return old_layer  # a program re-executing itself (dockerd's and runc's re-exec)
-    if old_comm == RUNC_INIT_STAGE or old_layer == "container":
-        return "container"
     if old_layer == "runc" and runc_sibling:
         return "container"
     return "kernel"
