@@ -115,6 +115,10 @@ def chroot(tmp: Path) -> Iterator[Chroot]:
     root = tmp / "root"
     subprocess.run(["cp", "-a", str(base()), str(root)], check=True)
     archives = CACHE / "apt-archives"
+    # One chroot at a time on this machine: they share the archive cache, and apt in one would
+    # find the other's lock on it and fail at once.
+    lock = open(CACHE / "apt-archives.lock", "w")  # noqa: SIM115 (held until the end)
+    fcntl.flock(lock, fcntl.LOCK_EX)
     (archives / "partial").mkdir(parents=True, exist_ok=True)
     dest = root / "opt/dockertrace/tracer"
     dest.mkdir(parents=True)
@@ -134,6 +138,7 @@ def chroot(tmp: Path) -> Iterator[Chroot]:
         left = mounts_under(root)
         if not left:
             shutil.rmtree(root, ignore_errors=True)
+        lock.close()
         assert not left, f"still mounted after the test: {left}"
 
 

@@ -48,15 +48,18 @@ start_units() {
 # The engine that is here, answering /_ping; set-up never installs or starts a second one.
 start_daemons() {
     if ping_daemon; then say "dockerd: already answering /_ping (left as it is)"; return 0; fi
+    # An engine that is not the system's daemon is the user's to start: set-up starts no other.
+    local rootless; rootless=$(rootless_socket)
+    if [ -n "$rootless" ]; then
+        say "dockerd: no system daemon answering; a rootless one listens on $rootless: run with DOCKER_HOST=unix://$rootless"
+        return 1
+    fi
+    if snap_docker; then
+        say "dockerd: the docker snap is not answering: sudo snap start docker"
+        return 1
+    fi
     if ! command -v dockerd >/dev/null 2>&1; then
-        local rootless; rootless=$(rootless_socket)
-        if [ -n "$rootless" ]; then
-            say "dockerd: no system daemon; a rootless one listens on $rootless: run with DOCKER_HOST=unix://$rootless"
-        elif snap_docker; then
-            say "dockerd: the docker snap is not answering: sudo snap start docker"
-        else
-            say "dockerd: not here (found ${engine_name:-no engine}); live mode needs it: install the rest of your engine (e.g. apt-get install docker-ce), replay works without"
-        fi
+        say "dockerd: not here (found ${engine_name:-no engine}); live mode needs it: install the rest of your engine (e.g. apt-get install docker-ce), replay works without"
         return 1
     fi
     if [ "$(init_name)" = systemd ]; then

@@ -25,7 +25,11 @@ stop_started() {
         if [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$name" ] && [ "$(start_ticks "$pid")" = "$ticks" ]; then
             say "stopping $name pid $pid (set-up started it)"
             kill -TERM "$pid" 2>/dev/null || true
-            for _ in $(seq 100); do [ -d "/proc/$pid" ] || break; sleep 0.1; done
+            # Gone, or a zombie its parent has not reaped yet: stopped either way.
+            for _ in $(seq 100); do
+                [ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null || echo Z)" = Z ] && break
+                sleep 0.1
+            done
         fi
     done < <(tac "$state/started-daemons" 2>/dev/null || true)
     rm -f "$state/started-daemons"
