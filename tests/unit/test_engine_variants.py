@@ -84,8 +84,9 @@ def test_synthetic_runc_1_2_overlay_sealed_binary(debian: list[Event]) -> None:
     events = runc_init_by_fd(debian, "/proc/self/fd/7", "7")
     trace = fold(events)
     assert_echo_is_the_command(trace)
-    overlay = check(trace, "overlay-mount")
-    assert overlay.observed.startswith("dockerd (pid 6085) mounted overlay on /var/lib/docker/")
+    (mount,) = check(trace, "overlay-mount").evidence
+    assert (mount.comm, mount.pid) == ("dockerd", 6085)
+    assert str(mount.detail["target"]).startswith("/var/lib/docker/overlay2/")
     assert layer_of_exec("/proc/self/fd/7", ["runc", "init"], "runc", "runc") == "runc"
 
 
@@ -136,8 +137,9 @@ def test_synthetic_containerd_image_store_says_who_mounted(debian: list[Event]) 
     assert_echo_is_the_command(trace)
     overlay = check(trace, "overlay-mount")
     assert overlay.agrees is False
-    assert overlay.observed.startswith("dockerd (pid 6085) mounted overlay on")
-    assert "/rootfs/overlayfs/" in overlay.observed
+    (mount,) = overlay.evidence
+    assert (mount.comm, mount.pid) == ("dockerd", 6085)
+    assert mount.detail["target"] == f"/var/lib/docker/rootfs/overlayfs/{cid}"
 
 
 def test_synthetic_overlay_mounted_where_the_probes_cannot_see(debian: list[Event]) -> None:
@@ -151,8 +153,9 @@ def test_synthetic_overlay_mounted_where_the_probes_cannot_see(debian: list[Even
     ]
     trace = fold(events)
     overlay = check(trace, "overlay-mount")
-    assert overlay.agrees is None and overlay.observed == ""
-    assert not any("mounted overlay" in f for f in trace.step(3).facts)
+    assert overlay.agrees is None and overlay.evidence == ()
+    assert not any(e.detail.get("fstype") == "overlay" for e in trace.step(3).evidence)
+    assert not any("overlay" in f for f in trace.step(3).facts)
 
 
 def test_synthetic_image_store_mounts_stay_with_their_own_run(debian: list[Event]) -> None:
@@ -180,30 +183,29 @@ def test_synthetic_image_store_mounts_stay_with_their_own_run(debian: list[Event
     other = [replace(e, time_ns=mount.time_ns - 1000 + i) for i, e in enumerate(other)]
     traces = runs([*one, *other])
     mine = next(t for t in traces if t.container and t.container.id == cid)
-    assert "/rootfs/overlayfs/" in check(mine, "overlay-mount").observed
+    (mount,) = check(mine, "overlay-mount").evidence
+    assert mount.detail["target"] == f"/var/lib/docker/rootfs/overlayfs/{cid}"
     theirs = next(t for t in traces if t is not mine)
     assert check(theirs, "overlay-mount").agrees is None
 
 
 def test_synthetic_containerd_2_shim(debian: list[Event]) -> None:
-    """containerd 2.x: the v2 shim only (v1 shims are gone), started with `start`, then its
-    daemon copy; runc's state under /run/containerd/runc/moby."""
+    """containerd 2.x: only the v2 shim is left (containerd-shim and containerd-shim-runc-v1 are
+    gone), and runc keeps its state under /run/containerd/runc/NAMESPACE; other runtimes' shims
+    (gVisor's runsc, Kata) carry the same prefix."""
+    old_root, new_root = "/var/run/docker/runtime-runc/moby", "/run/containerd/runc/moby"
 
     def two(e: Event) -> Event:
-        argv = [str(a) for a in e.detail.get("argv") or []]
-        if e.layer == "shim" and e.kind == "proc.exec" and "-id" not in argv:
-            argv = [*argv, "start"]
-        argv = [
-            a.replace("/var/run/docker/runtime-runc/moby", "/run/containerd/runc/moby")
-            for a in argv
-        ]
-        return replace(e, detail={**e.detail, "argv": argv}) if e.kind == "proc.exec" else e
+        if e.kind != "proc.exec":
+            return e
+        argv = [str(a).replace(old_root, new_root) for a in e.detail.get("argv") or []]
+        return replace(e, detail={**e.detail, "argv": argv})
 
     trace = fold([two(e) for e in debian])
     assert_echo_is_the_command(trace)
     assert [h.dst for h in trace.hops if h.step == 4][:3] == ["containerd", "shim", "runc"]
+    runc_create = next(e for e in trace.step(4).evidence if e.layer == "runc")
+    assert new_root in runc_create.detail["argv"]
     assert layer_of_comm("containerd-shim") == "shim"
-    assert (
-        layer_of_exec("/usr/bin/containerd-shim-runc-v2", ["x", "start"], "containerd", "c")
-        == "shim"
-    )
+    for shim in ("containerd-shim-runc-v2", "containerd-shim-runsc-v1", "containerd-shim-kata-v2"):
+        assert layer_of_exec(f"/usr/bin/{shim}", [shim, "start"], "containerd", "c") == "shim"
