@@ -113,12 +113,13 @@ def chroot(tmp: Path) -> Iterator[Chroot]:
     """A fresh copy of the base under TMP; on the way out (failure or not) everything mounted in
     it is unmounted before the copy is deleted, and a copy with a mount left is never deleted."""
     root = tmp / "root"
-    subprocess.run(["cp", "-a", str(base()), str(root)], check=True)
-    archives = CACHE / "apt-archives"
-    # One chroot at a time on this machine: they share the archive cache, and apt in one would
-    # find the other's lock on it and fail at once.
+    # One chroot at a time on this machine: they share the archive cache (apt in one would find
+    # the other's lock on it and fail at once), and a new day's base deletes the old one.
+    CACHE.mkdir(parents=True, exist_ok=True)
     lock = open(CACHE / "apt-archives.lock", "w")  # noqa: SIM115 (held until the end)
     fcntl.flock(lock, fcntl.LOCK_EX)
+    subprocess.run(["cp", "-a", str(base()), str(root)], check=True)
+    archives = CACHE / "apt-archives"
     (archives / "partial").mkdir(parents=True, exist_ok=True)
     dest = root / "opt/dockertrace/tracer"
     dest.mkdir(parents=True)
