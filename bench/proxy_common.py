@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from tracer.sources.endpoint import DEFAULT_SOCKET, try_connect
+from tracer.endpoint import DEFAULT_SOCKET, try_connect
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from proxy_common import recording_proxy, socat_relay, table, workdir
 
-from tracer.sources.endpoint import DEFAULT_SOCKET
+from tracer.endpoint import DEFAULT_SOCKET
 
 
 def per_request_us(path: str, n: int) -> float:

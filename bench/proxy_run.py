@@ -15,7 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from proxy_common import demo_image, recording_proxy, table, workdir
 
-from tracer.sources.endpoint import DEFAULT_SOCKET
+from tracer.endpoint import DEFAULT_SOCKET
 
 
 def timed_run(image: str, host: str, network: str = "default") -> float:

@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from proxy_common import demo_image, recording_proxy, socat_relay, table, workdir
 
-from tracer.sources.endpoint import DEFAULT_SOCKET
+from tracer.endpoint import DEFAULT_SOCKET
 
 
 def timed_stream(image: str, host: str, mib: int) -> float:

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from tests.conftest import need
-from tracer.sources.endpoint import DEFAULT_SOCKET, try_connect
+from tracer.endpoint import DEFAULT_SOCKET, try_connect
 
 
 def _daemon_up() -> bool:

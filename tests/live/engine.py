@@ -23,7 +23,7 @@ import psutil
 import pytest
 
 from tests.conftest import need
-from tracer.sources.endpoint import try_connect
+from tracer.endpoint import try_connect
 
 RUN = Path("/run/dt-test")
 LIB = Path("/var/lib/dt-test")

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from tracer.endpoint import try_connect
 from tracer.record.format import read_recording
-from tracer.sources.endpoint import try_connect
 
 pytestmark = pytest.mark.live
 ROOT = Path(__file__).resolve().parents[2]

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from tracer.endpoint import Endpoint, current_endpoint, try_connect
 from tracer.sources import doctor
-from tracer.sources.endpoint import Endpoint, current_endpoint, try_connect
 
 
 def run_doctor(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -112,7 +112,7 @@ def test_permission_denied(sock_dir: Path, http500: str) -> None:
             "--clear-groups",
             sys.executable,
             "-c",
-            "from tracer.sources import doctor; from tracer.sources.endpoint import Endpoint;"
+            "from tracer.sources import doctor; from tracer.endpoint import Endpoint;"
             f"c = doctor.check_daemon(Endpoint('unix://{http500}', 't'));"
             "print(c.data['failure'], c.found)",
         ],

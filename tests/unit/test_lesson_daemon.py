@@ -13,8 +13,8 @@ from pathlib import Path
 import psutil
 import pytest
 
+from tracer.endpoint import try_connect
 from tracer.sources.daemon_stop import stopped_dockerd
-from tracer.sources.endpoint import try_connect
 
 SERIAL = itertools.count()
 

@@ -13,10 +13,10 @@ from collections.abc import Callable
 from types import FrameType
 from typing import Any, TextIO
 
+from tracer.endpoint import current_endpoint
 from tracer.events import Event
 from tracer.proxy.listen import ProxyError, TlsConfig
 from tracer.proxy.server import DEFAULT_LISTEN, RECORDER_PRIORITIES, Proxy
-from tracer.sources.endpoint import current_endpoint
 
 _LONG_ID = re.compile(r"\b[0-9a-f]{64}\b")  # shown shortened, as docker ps does
 FRAME_LINES_PER_SECOND = 5  # per connection; the rest is summed up at the end of the stream

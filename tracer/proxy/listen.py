@@ -12,7 +12,7 @@ import stat
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from tracer.sources.endpoint import try_connect
+from tracer.endpoint import try_connect
 
 
 class ProxyError(RuntimeError):

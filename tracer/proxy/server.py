@@ -30,13 +30,13 @@ import sys
 import threading
 from types import TracebackType
 
+from tracer.endpoint import current_endpoint
 from tracer.events import Event, EventSink
 from tracer.proxy import relay
 from tracer.proxy.core import ConnectionCore
 from tracer.proxy.listen import ProxyError, TlsConfig, bind_listener, parse_address
 from tracer.proxy.peer import describe_peer
 from tracer.proxy.ttybook import TtyBook
-from tracer.sources.endpoint import current_endpoint
 
 DEFAULT_SOCKET = "/run/dockertrace/docker.sock"
 DEFAULT_LISTEN = f"unix://{DEFAULT_SOCKET}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tracer.sources.endpoint import daemon_client
+from tracer.endpoint import daemon_client
 
 API = "/v1.41"
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import psutil
 
-from tracer.sources.endpoint import DEFAULT_SOCKET, try_connect
+from tracer.endpoint import DEFAULT_SOCKET, try_connect
 
 LOG = "/var/log/dockertrace/dockerd.log"
 WAIT_S = 30.0

@@ -12,8 +12,7 @@ from typing import Any
 import httpx
 import psutil
 
-from tracer.sources import engine
-from tracer.sources.endpoint import (
+from tracer.endpoint import (
     CONTAINERD_SOCKET,
     Endpoint,
     current_endpoint,
@@ -21,6 +20,7 @@ from tracer.sources.endpoint import (
     inspect_socket_file,
     try_connect,
 )
+from tracer.sources import engine
 
 CAP_PERFMON = 38
 CAP_BPF = 39

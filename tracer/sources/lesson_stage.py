@@ -16,11 +16,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from tracer.endpoint import inspect_socket_file, try_connect
 from tracer.events import Event, monotonic_ns
 from tracer.lessons.model import Lesson, LessonStep
 from tracer.lessons.walk import ActionResult, step_windows
 from tracer.record.format import make_header, write_recording
-from tracer.sources.endpoint import inspect_socket_file, try_connect
 
 ACTION_TIMEOUT_S = 180
 CLEANUP_TIMEOUT_S = 60

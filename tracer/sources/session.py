@@ -13,13 +13,13 @@ from typing import Any
 
 import httpx
 
+from tracer.endpoint import current_endpoint, daemon_client
 from tracer.events import Event, EventSink
 from tracer.probes.base import exit_on_sigterm, signals_held
 from tracer.proxy.server import Proxy
 from tracer.record.format import make_header
 from tracer.redact import event_argv
 from tracer.sources import sweep
-from tracer.sources.endpoint import current_endpoint, daemon_client
 from tracer.sources.picker import begin_best, start_best
 
 SESSION_DIR = "/run/dockertrace"

@@ -17,8 +17,8 @@ from collections.abc import Callable
 import httpx
 import psutil
 
+from tracer.endpoint import daemon_client, try_connect
 from tracer.probes.base import tracefs_root
-from tracer.sources.endpoint import daemon_client, try_connect
 
 LABEL = "dockertrace.session"
 _SESSION_SOCKET = re.compile(r"^session-(\d+)\.sock$")
