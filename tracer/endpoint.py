@@ -134,7 +134,7 @@ def daemon_client(url: str, timeout: float | None) -> httpx.Client:
 
     No TLS is spoken on either, so none is set up: httpx would otherwise load the system's CA
     bundle for every client, 0.1 s each, a good part of a `dockertrace run`."""
-    import httpx
+    import httpx  # lazy: the proxy imports this module for its upstream, never needing httpx
 
     if url.startswith("unix://"):
         transport = httpx.HTTPTransport(uds=url.removeprefix("unix://"), verify=False)

@@ -111,7 +111,7 @@ def cmd_lesson(args: argparse.Namespace) -> int:
         print(stage, file=sys.stderr)
         return 2
     if use_app:
-        from tracer.tui.lesson_app import LessonApp
+        from tracer.tui.lesson_app import LessonApp  # lazy: textual only for the app, not --plain
 
         try:
             code = LessonApp(lesson, stage).run() or 0

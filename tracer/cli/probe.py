@@ -13,6 +13,9 @@ from typing import Any
 
 from tracer.events import Event, monotonic_ns
 from tracer.probes.base import exit_on_sigterm
+from tracer.probes.bcc.probe import build_program
+from tracer.probes.leftovers import leftovers
+from tracer.probes.procs import moving_parts
 from tracer.redact import event_argv
 from tracer.sources.picker import BACKENDS, BackendUnavailable, describe, start_best
 
@@ -60,15 +63,11 @@ def line(e: Event, t0: int) -> str:
 
 
 def dump_bpf() -> int:
-    from tracer.probes.bcc.probe import build_program
-
     print(build_program(), end="")
     return 0
 
 
 def check_clean() -> int:
-    from tracer.probes.leftovers import leftovers
-
     left = leftovers()
     for item in left:
         print(item)
@@ -78,8 +77,6 @@ def check_clean() -> int:
 
 
 def parts(as_json: bool) -> int:
-    from tracer.probes.procs import moving_parts
-
     for part in moving_parts():
         if as_json:
             print(part.to_event().to_json())

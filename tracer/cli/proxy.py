@@ -17,6 +17,7 @@ from tracer.endpoint import current_endpoint
 from tracer.events import Event
 from tracer.proxy.listen import ProxyError, TlsConfig
 from tracer.proxy.server import DEFAULT_LISTEN, RECORDER_PRIORITIES, Proxy
+from tracer.record.format import Recorder, make_header
 
 _LONG_ID = re.compile(r"\b[0-9a-f]{64}\b")  # shown shortened, as docker ps does
 FRAME_LINES_PER_SECOND = 5  # per connection; the rest is summed up at the end of the stream
@@ -126,8 +127,6 @@ def run(args: argparse.Namespace) -> int:
     recorder = None
     sinks: list[Callable[[Event], None]] = [printer] if printer else []
     if args.record:
-        from tracer.record.format import Recorder, make_header
-
         recorder = Recorder(args.record, make_header("none", proxy_upstream=upstream))
         sinks.append(recorder)
     proxy = Proxy(

@@ -11,6 +11,9 @@ from typing import Any, Protocol, TextIO
 from tracer.events import Event
 from tracer.lessons.model import Finding, Lesson, LessonStep, complete, judge
 from tracer.record.format import read_recording
+from tracer.text.describe import describe
+from tracer.text.narrate import narrate
+from tracer.text.story import fold
 
 EVIDENCE_WAIT_S = 5.0  # after the action ends, how long late events may take to arrive
 POLL_S = 0.1
@@ -247,9 +250,6 @@ class PlainWalker:
     def show(self, step: LessonStep, result: ActionResult) -> None:
         if "chain" not in step.show:
             return
-        from tracer.text.narrate import narrate
-        from tracer.text.story import fold
-
         events = self.stage.events(result.start_ns, result.end_ns or None)
         trace = fold(events, backend=getattr(self.stage, "backend", ""))
         self.say(textwrap.indent(narrate(trace, evidence=False), "  "))
@@ -276,8 +276,6 @@ def describe_finding(f: Finding) -> str:
 
 def _proof(ev: Event) -> str:
     """An event as one line, with the process that did it (the point of most lessons)."""
-    from tracer.text.describe import describe
-
     who = f"{ev.comm or '?'} (pid {ev.pid}): " if ev.pid and ev.source != "proxy" else ""
     return who + describe(ev)
 

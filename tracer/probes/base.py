@@ -149,7 +149,7 @@ def tracefs_root() -> str | None:
 
 def host_facts() -> HostFacts:
     try:
-        import bcc  # noqa: F401
+        import bcc  # noqa: F401  (optional: whether it imports is the fact wanted)
 
         bcc_error = None
     except ImportError as e:

@@ -235,7 +235,7 @@ BCC_SMOKE = "TRACEPOINT_PROBE(sched, sched_process_exec) { return 0; }"
 
 def check_bcc(load: bool = True) -> Check:
     try:
-        import bcc
+        import bcc  # optional: whether it imports is the first check
     except ImportError as e:
         return Check(
             "bcc",

@@ -20,7 +20,13 @@ from tracer.endpoint import inspect_socket_file, try_connect
 from tracer.events import Event, monotonic_ns
 from tracer.lessons.model import Lesson, LessonStep
 from tracer.lessons.walk import ActionResult, step_windows
+from tracer.probes.procs import moving_parts
+from tracer.proxy.listen import TlsConfig
+from tracer.proxy.server import Proxy
 from tracer.record.format import make_header, write_recording
+from tracer.sources.daemon_stop import stopped_dockerd
+from tracer.sources.images import demo_image
+from tracer.sources.session import LiveSession
 
 ACTION_TIMEOUT_S = 180
 CLEANUP_TIMEOUT_S = 60
@@ -44,8 +50,6 @@ class LiveStage:
         self.backend_forced = backend
         self.stop_daemon = stop_daemon
         self.record = record
-        from tracer.sources.session import demo_image
-
         try:
             self.demo_image = demo_image()
         except OSError:  # no docker CLI: the actions will say so themselves
@@ -67,11 +71,7 @@ class LiveStage:
 
     def _start_session(self) -> None:
         try:
-            from tracer.sources.session import LiveSession
-
             self.session = LiveSession(backend=self.backend_forced, sink=self._collect).start()
-        except ImportError as e:
-            self.problem = f"a piece of the tracer is not built yet ({e})"
         except Exception as e:  # the session's own errors say what is missing
             self.problem = f"the tracer could not start: {e}"
 
@@ -168,8 +168,6 @@ class LiveStage:
 
 
 def _processes(stage: LiveStage, args: list[str]) -> ActionResult:
-    from tracer.probes.procs import moving_parts
-
     lines = []
     now = time.time()
     for part in moving_parts():
@@ -214,9 +212,6 @@ def _socket(stage: LiveStage, args: list[str]) -> ActionResult:
 def _tls_proxy(stage: LiveStage, args: list[str]) -> ActionResult:
     if stage.session is None:
         return ActionResult(unavailable=stage.problem)
-    from tracer.proxy.listen import TlsConfig
-    from tracer.proxy.server import Proxy
-
     certs = os.path.join(stage.tmp, "certs")
     tls = TlsConfig(
         cert=os.path.join(certs, "server-cert.pem"),
@@ -245,8 +240,6 @@ def _stop_dockerd(stage: LiveStage, args: list[str]) -> ActionResult:
         )
     if stage.session is None:
         return ActionResult(unavailable=stage.problem)
-    from tracer.sources.daemon_stop import stopped_dockerd
-
     with stopped_dockerd() as note:
         done = stage.session.run_shell("exec 2>&1\ndocker ps", timeout=60)
     output = note.text + done.stdout.decode(errors="replace") + note.after

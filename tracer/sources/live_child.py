@@ -31,8 +31,9 @@ from typing import IO, Any
 
 from tracer.events import Event
 from tracer.probes.base import exit_on_sigterm
+from tracer.sources.images import default_command
 from tracer.sources.picker import describe
-from tracer.sources.session import DEMO_IMAGES, LiveSession
+from tracer.sources.session import LiveSession
 from tracer.sources.sweep import label_args
 
 READER_NICE = -10  # the session's reading threads: ahead of the run they watch
@@ -66,14 +67,6 @@ class Lines:
             self._gone = True
             with contextlib.suppress(BrokenPipeError):
                 self._out.close()
-
-
-def default_command(image: str) -> list[str]:
-    """`docker run --rm IMAGE echo hi`, IMAGE the demo image the session found."""
-    for candidate in DEMO_IMAGES:
-        if candidate.removesuffix(":latest") == image and candidate.startswith("dockertrace/"):
-            image = candidate
-    return ["run", "--rm", image, "echo", "hi"]
 
 
 def labelled(args: list[str]) -> list[str]:

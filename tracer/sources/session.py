@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import subprocess
@@ -20,30 +19,12 @@ from tracer.proxy.server import Proxy
 from tracer.record.format import make_header
 from tracer.redact import event_argv
 from tracer.sources import sweep
+from tracer.sources.images import demo_image
 from tracer.sources.picker import begin_best, start_best
 
 SESSION_DIR = "/run/dockertrace"
 SETTLE_S = 0.15  # after a command ends, how long late events may take where none is awaited
 SETTLE_MAX_S = 0.5  # ... and at most, awaiting its exit and the closing of its connections
-
-
-DEMO_IMAGES = ("alpine:latest", "dockertrace/busybox:latest")
-
-
-def demo_image(upstream: str | None = None) -> str:
-    """alpine where it is here (the article's image), else the offline busybox image; asked of
-    the daemon at `upstream` (one API call), or else of the one the docker CLI uses."""
-    if upstream is not None:
-        with contextlib.suppress(httpx.HTTPError, ValueError), daemon_client(upstream, 3) as c:
-            for image in DEMO_IMAGES:
-                if c.get(f"/images/{image}/json").status_code == 200:
-                    return image.removesuffix(":latest")
-        return "alpine"
-    for image in DEMO_IMAGES:
-        r = subprocess.run(["docker", "image", "inspect", image], capture_output=True, env=_env())
-        if r.returncode == 0:
-            return image.removesuffix(":latest")
-    return "alpine"
 
 
 def _env(**extra: str) -> dict[str, str]:

@@ -19,6 +19,7 @@ import psutil
 
 from tracer.endpoint import daemon_client, try_connect
 from tracer.probes.base import tracefs_root
+from tracer.probes.tracefs.probe import clean_stale_instances
 
 LABEL = "dockertrace.session"
 _SESSION_SOCKET = re.compile(r"^session-(\d+)\.sock$")
@@ -71,8 +72,6 @@ def sweep(upstream: str, session_dir: str) -> list[str]:
     gone = [f"container {c}" for c in dead]
     root = tracefs_root()
     if root is not None:  # a killed tracefs run's instance, whichever backend starts next
-        from tracer.probes.tracefs.probe import clean_stale_instances
-
         with contextlib.suppress(OSError):
             gone += [f"tracefs instance {p}" for p in clean_stale_instances(root)]
     with contextlib.suppress(OSError):

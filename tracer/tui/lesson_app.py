@@ -19,6 +19,7 @@ from tracer.lessons.walk import (
     await_evidence,
     describe_finding,
 )
+from tracer.text.story import fold
 from tracer.tui.scene import scene_at
 from tracer.tui.widgets.chain_view import ChainView
 
@@ -124,8 +125,6 @@ class LessonApp(App[int]):
 
     def show_findings(self, findings: list[Finding], events: list[Event]) -> None:
         self.query_one("#findings", Static).update("\n".join(map(describe_finding, findings)))
-        from tracer.text.story import fold
-
         trace = fold(events, backend=getattr(self.stage, "backend", ""))
         if trace.events:
             self.query_one(ChainView).scene = scene_at(trace, len(trace.events) - 1)

@@ -101,8 +101,8 @@ class LiveFailed(Message):
 
 def default_image() -> str:
     """alpine where it is here, else the offline busybox image."""
-    from tracer.sources.live_child import default_command
-    from tracer.sources.session import demo_image
+    # lazy: httpx (~80 ms) is for the x prompt, not the app's first frame
+    from tracer.sources.images import default_command, demo_image
 
     return default_command(demo_image())[2]
 
@@ -306,6 +306,6 @@ def start_live(args: list[str] | None, post: Callable[[Message], object]) -> Liv
 def warm_up() -> None:
     """Import what the detail pane needs for a body (pygments' JSON lexer) before the run's
     first events, not on the UI thread in the middle of them: meant for a thread worker."""
-    from rich.syntax import Syntax
+    from rich.syntax import Syntax  # lazy: the point is to import it here, in a worker
 
     Syntax("{}", "json").lexer  # noqa: B018  (the property loads the lexer)

@@ -10,6 +10,7 @@ from typing import Any
 from tracer.chain.model import STEP_TITLES, Step, Trace
 from tracer.events import Event
 from tracer.record.format import Problem, read_recording
+from tracer.text.story import fold
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
 BUNDLED_NAMES = ("run-echo-hi.jsonl",)
@@ -26,8 +27,6 @@ def bundled_recording() -> Path | None:
 
 def fold_events(events: list[Event], backend: str = "") -> Trace:
     """The chain's fold of the main run in the events (an empty trace when there is none)."""
-    from tracer.text.story import fold
-
     if not events:
         return empty_trace(backend)
     return fold(events, backend=backend)  # never empty: kernel events alone make one run

@@ -188,7 +188,7 @@ class BccSource(EventSource):
             self._compiling.start()
 
     def _compile(self) -> None:
-        from bcc import BPF
+        from bcc import BPF  # optional library: imported only where a program is compiled
 
         t0 = time.perf_counter()
         try:
