@@ -26,8 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.unit import test_fuzz_proxy_core as core_fuzz
-from tests.unit import test_fuzz_record as record_fuzz
+from bench import fuzz_core as core_fuzz
+from bench import fuzz_record as record_fuzz
 
 BATCH = 300
 

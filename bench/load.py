@@ -23,7 +23,8 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.live.load_driver import hammer, leftover_containers, proxy_process, stream_rss
+from load_driver import hammer, leftover_containers, proxy_process, stream_rss
+
 from tracer.endpoint import DEFAULT_SOCKET
 from tracer.sources.session import demo_image
 

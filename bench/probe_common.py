@@ -9,10 +9,10 @@ from collections.abc import Iterable
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from tracer.events import Event
+from tracer.events import NAMESPACE_FLAGS, Event
 
 IMAGE = "dockertrace/busybox:latest"
-FIVE = {"CLONE_NEWNS", "CLONE_NEWUTS", "CLONE_NEWIPC", "CLONE_NEWPID", "CLONE_NEWNET"}
+FIVE = set(NAMESPACE_FLAGS)
 
 
 def chain_evidence(events: Iterable[Event]) -> dict[str, bool]:

@@ -3,26 +3,20 @@
 from __future__ import annotations
 
 import sys
-import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tracer.record.format import write_recording  # noqa: E402
 from tracer.tui.source import bundled_recording  # noqa: E402
 
 
 def recording() -> Path:
-    """The bundled recording, or (before one is bundled) the test builders' run written out."""
+    """The bundled recording (assets/run-echo-hi.jsonl), which the benches replay."""
     bundled = bundled_recording()
-    if bundled is not None:
-        return bundled
-    from tests.tui.builders import make_header, run_events
-
-    path = Path(tempfile.gettempdir()) / "dockertrace-bench-run.jsonl"
-    write_recording(path, make_header(), run_events())
-    return path
+    if bundled is None:
+        raise SystemExit("no bundled recording: assets/run-echo-hi.jsonl is missing")
+    return bundled
 
 
 # Runs in a fresh interpreter: the app, printing READY once the first frame is up (Textual's

@@ -13,6 +13,8 @@ Layer = Literal["cli", "dockerd", "containerd", "shim", "runc", "container", "ke
 
 SOURCES: frozenset[str] = frozenset(get_args(Source))
 LAYERS: frozenset[str] = frozenset(get_args(Layer))
+# The namespaces runc unshares for a container (step 5), as sys.unshare's `flag_names` has them.
+NAMESPACE_FLAGS = ("CLONE_NEWNS", "CLONE_NEWUTS", "CLONE_NEWIPC", "CLONE_NEWPID", "CLONE_NEWNET")
 
 # The kinds, grouped by who produces them. `detail` keys are listed beside each.
 KINDS: Mapping[str, str] = {

@@ -6,14 +6,20 @@ import os
 import shutil
 import socket
 import subprocess
+import tempfile
+import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 import pytest
 
 from tests.conftest import need
 from tracer.endpoint import DEFAULT_SOCKET, try_connect
+from tracer.events import Event
+from tracer.proxy.server import Proxy
 
 
 def _daemon_up() -> bool:
@@ -91,3 +97,70 @@ def push_to(registry: str, image: str, name: str) -> str:
     subprocess.run(["docker", "push", ref], check=True, capture_output=True, timeout=120)
     subprocess.run(["docker", "rmi", ref], check=True, capture_output=True)
     return ref
+
+
+def docker(
+    args: list[str], env: dict[str, str] | None = None, **kw: Any
+) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(["docker", *args], env=env, capture_output=True, timeout=120, **kw)
+
+
+@dataclass
+class Traced:
+    """A running proxy and what it recorded."""
+
+    events: list[Event] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    proxy: Proxy | None = None
+
+    @property
+    def address(self) -> str:
+        assert self.proxy is not None
+        return str(self.proxy.address)
+
+    @property
+    def path(self) -> str:
+        return self.address.removeprefix("unix://")
+
+    def env(self) -> dict[str, str]:
+        return dict(os.environ, DOCKER_HOST=self.address)
+
+    def sink(self, event: Event) -> None:
+        with self.lock:
+            self.events.append(event)
+
+    def of(self, kind: str, **match: Any) -> list[dict[str, Any]]:
+        with self.lock:
+            found = [dict(e.detail) for e in self.events if e.kind == kind]
+        return [d for d in found if all(d.get(k) == v for k, v in match.items())]
+
+    def settle(self) -> None:
+        """Wait until every accepted connection has been recorded as closed."""
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if len(self.of("conn.accept")) == len(self.of("conn.close")):
+                return
+            time.sleep(0.05)
+
+    def relay_fds(self) -> int:
+        """How many files the proxy's forwarding process holds open."""
+        assert self.proxy is not None and self.proxy._child is not None
+        return len(os.listdir(f"/proc/{self.proxy._child.pid}/fd"))
+
+    def ping(self) -> str:
+        with httpx.Client(transport=httpx.HTTPTransport(uds=self.path), timeout=5) as c:
+            return c.get("http://docker/_ping").text
+
+
+@pytest.fixture(scope="module")
+def traced(docker_daemon: str) -> Iterator[Traced]:
+    """One proxy in front of the real daemon for a module's tests, gone (socket too) after."""
+    with tempfile.TemporaryDirectory(prefix="dockertrace-proxy-") as d:
+        os.chmod(d, 0o755)
+        t = Traced()
+        with Proxy(
+            listen=f"unix://{d}/docker.sock", upstream=f"unix://{docker_daemon}", sink=t.sink
+        ) as p:
+            t.proxy = p
+            yield t
+        assert not os.path.exists(f"{d}/docker.sock")

@@ -10,10 +10,9 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
-from tests.live.conftest import push_to
+from tests.live.conftest import Traced, push_to
 from tracer.events import Event
 from tracer.proxy.server import Proxy
 
@@ -22,30 +21,14 @@ LABEL = f"dockertrace.test=clients-{os.getpid()}"
 TICKER = ["sh", "-c", "while true; do echo tick; sleep 0.1; done"]
 
 
-class Traced:
-    def __init__(self, proxy: Proxy, events: list[Event]) -> None:
-        self.proxy = proxy
-        self.events = events
-        self.path = proxy.address.removeprefix("unix://")
-        self.env = dict(os.environ, DOCKER_HOST=proxy.address)
-
-    def relay_fds(self) -> int:
-        child = self.proxy._child
-        assert child is not None
-        return len(os.listdir(f"/proc/{child.pid}/fd"))
-
-    def ping(self) -> str:
-        with httpx.Client(transport=httpx.HTTPTransport(uds=self.path), timeout=5) as c:
-            return c.get("http://docker/_ping").text
-
-
 @pytest.fixture
 def traced(docker_daemon: str, tmp_path: Path) -> Iterator[Traced]:
     run = tmp_path / "run"
     run.mkdir(mode=0o755)
-    events: list[Event] = []
-    with Proxy(f"unix://{run}/docker.sock", f"unix://{docker_daemon}", events.append) as p:
-        yield Traced(p, events)
+    t = Traced()  # a proxy of its own per test: a killed client must not leave it to the next
+    with Proxy(f"unix://{run}/docker.sock", f"unix://{docker_daemon}", t.sink) as p:
+        t.proxy = p
+        yield t
     ids = subprocess.run(["docker", "ps", "-aq", "--filter", f"label={LABEL}"],
                          capture_output=True, text=True).stdout.split()  # fmt: skip
     if ids:
@@ -68,7 +51,7 @@ def kill_mid_stream(t: Traced, argv: list[str], started: Callable[[list[Event]],
     """Start a client through the proxy, kill -9 it once `started`, return its connection."""
     baseline = t.relay_fds()
     before = {e.detail["conn"] for e in t.events if e.kind == "conn.accept"}
-    client = subprocess.Popen(argv, env=t.env, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+    client = subprocess.Popen(argv, env=t.env(), stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)  # fmt: skip
     wait_for(lambda: started(list(t.events)), "the stream to flow")
     client.kill()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.live.load_driver import hammer, leftover_containers, proxy_process, stream_rss
+from bench.load_driver import hammer, leftover_containers, proxy_process, stream_rss
 
 pytestmark = pytest.mark.live
 STREAM_SECONDS = 60

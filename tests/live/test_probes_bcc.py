@@ -8,12 +8,12 @@ import pytest
 
 from tests.conftest import need
 from tests.live.probes_scenario import Observed, storm_leaks, traced_docker_run, wait_clean
-from tracer.events import Event
+from tracer.events import NAMESPACE_FLAGS, Event
 from tracer.probes.base import host_facts, judge
 from tracer.probes.bcc.probe import BccSource
 from tracer.probes.leftovers import held_maps
 
-FIVE = {"CLONE_NEWNS", "CLONE_NEWUTS", "CLONE_NEWIPC", "CLONE_NEWPID", "CLONE_NEWNET"}
+FIVE = set(NAMESPACE_FLAGS)
 
 
 @pytest.fixture(scope="module")

@@ -14,9 +14,10 @@ import pytest
 
 from tests.conftest import need
 from tests.live.probes_scenario import Observed, storm_leaks, traced_docker_run
+from tracer.events import NAMESPACE_FLAGS
 from tracer.probes.base import host_facts, judge
 
-FIVE = {"CLONE_NEWNS", "CLONE_NEWUTS", "CLONE_NEWIPC", "CLONE_NEWPID", "CLONE_NEWNET"}
+FIVE = set(NAMESPACE_FLAGS)
 
 
 @pytest.fixture(scope="module")

@@ -8,69 +8,17 @@ import pty
 import shutil
 import socket
 import subprocess
-import tempfile
-import threading
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
 from tests.conftest import need
-from tracer.events import Event
-from tracer.proxy.server import Proxy
+from tests.live.conftest import Traced, docker
 
 pytestmark = pytest.mark.live
-
-
-@dataclass
-class Traced:
-    """A running proxy and what it recorded."""
-
-    address: str
-    events: list[Event]
-    lock: threading.Lock
-
-    def env(self) -> dict[str, str]:
-        return dict(os.environ, DOCKER_HOST=self.address)
-
-    def sink(self, event: Event) -> None:
-        with self.lock:
-            self.events.append(event)
-
-    def of(self, kind: str, **match: Any) -> list[dict[str, Any]]:
-        with self.lock:
-            found = [dict(e.detail) for e in self.events if e.kind == kind]
-        return [d for d in found if all(d.get(k) == v for k, v in match.items())]
-
-    def settle(self) -> None:
-        """Wait until every accepted connection has been recorded as closed."""
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            if len(self.of("conn.accept")) == len(self.of("conn.close")):
-                return
-            time.sleep(0.05)
-
-
-@pytest.fixture(scope="module")
-def traced(docker_daemon: str) -> Iterator[Traced]:
-    with tempfile.TemporaryDirectory(prefix="dockertrace-proxy-") as d:
-        os.chmod(d, 0o755)
-        t = Traced("", [], threading.Lock())
-        with Proxy(
-            listen=f"unix://{d}/docker.sock", upstream=f"unix://{docker_daemon}", sink=t.sink
-        ) as p:
-            t.address = p.address
-            yield t
-        assert not os.path.exists(f"{d}/docker.sock")
-
-
-def docker(
-    args: list[str], env: dict[str, str] | None = None, **kw: Any
-) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run(["docker", *args], env=env, capture_output=True, timeout=120, **kw)
 
 
 def both(traced: Traced, args: list[str], **kw: Any) -> subprocess.CompletedProcess[bytes]:

@@ -4,60 +4,16 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
-import time
 import uuid
 from collections.abc import Iterator
 
 import pytest
 
-from tests.conftest import need
-from tests.live.test_proxy_docker import Traced, docker, traced  # noqa: F401
+from tests.live.conftest import Traced, docker
 
 pytestmark = pytest.mark.live
-
-
-def _free_port() -> int:
-    for port in (5000, *range(5001, 5050)):
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port near 5000")
-
-
-@pytest.fixture(scope="module")
-def registry(docker_daemon: str) -> Iterator[str]:
-    """Debian's docker-registry on 127.0.0.1 (loopback registries need no TLS), stopped after."""
-    binary = shutil.which("docker-registry")
-    need(binary is not None, "docker-registry is not installed (apt-get install docker-registry)")
-    assert binary is not None
-    port = _free_port()
-    with tempfile.TemporaryDirectory(prefix="dockertrace-registry-") as d:
-        config = os.path.join(d, "config.yml")
-        with open(config, "w") as f:
-            f.write(
-                "version: 0.1\nlog: {level: error}\n"
-                f"storage: {{filesystem: {{rootdirectory: {d}/data}}}}\n"
-                f"http: {{addr: '127.0.0.1:{port}'}}\n"
-            )
-        proc = subprocess.Popen(
-            [binary, "serve", config], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        try:
-            for _ in range(100):
-                with socket.socket() as s:
-                    if s.connect_ex(("127.0.0.1", port)) == 0:
-                        break
-                time.sleep(0.05)
-            yield f"127.0.0.1:{port}"
-        finally:
-            proc.terminate()
-            proc.wait(10)
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +28,7 @@ def pushed(registry: str, demo_image: str) -> Iterator[str]:
     docker(["rmi", "-f", ref])
 
 
-def test_pull_from_a_local_registry(traced: Traced, pushed: str) -> None:  # noqa: F811
+def test_pull_from_a_local_registry(traced: Traced, pushed: str) -> None:
     out = docker(["pull", pushed], env=traced.env())
     assert out.returncode == 0, out.stderr
     assert f"Status: Downloaded newer image for {pushed}".encode() in out.stdout
@@ -83,7 +39,7 @@ def test_pull_from_a_local_registry(traced: Traced, pushed: str) -> None:  # noq
     assert traced.of("stream.frame", direction="daemon->client")
 
 
-def test_a_failed_pull_is_recorded_as_a_stream_error_or_404(traced: Traced, registry: str) -> None:  # noqa: F811
+def test_a_failed_pull_is_recorded_as_a_stream_error_or_404(traced: Traced, registry: str) -> None:
     ref = f"{registry}/dockertrace/not-there:nope"
     direct = docker(["pull", ref])
     proxied = docker(["pull", ref], env=traced.env())
@@ -94,7 +50,7 @@ def test_a_failed_pull_is_recorded_as_a_stream_error_or_404(traced: Traced, regi
     assert 404 in statuses or traced.of("stream.error")
 
 
-def test_legacy_build(traced: Traced, demo_image: str) -> None:  # noqa: F811
+def test_legacy_build(traced: Traced, demo_image: str) -> None:
     context = tempfile.mkdtemp(prefix="dockertrace-build-")
     tag = f"dockertrace/proxy-build:{uuid.uuid4().hex[:8]}"
     try:

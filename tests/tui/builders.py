@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from tracer.chain.model import STEP_TITLES, Check, Container, Hop, Step, Trace
-from tracer.events import Event
+from tracer.events import NAMESPACE_FLAGS, Event
 
 T0 = 5_000_000_000_000
 MS = 1_000_000
 CID = "3f2a9c0d1e2b"
-FLAGS = ["CLONE_NEWNS", "CLONE_NEWUTS", "CLONE_NEWIPC", "CLONE_NEWPID", "CLONE_NEWNET"]
+FLAGS = list(NAMESPACE_FLAGS)
 
 
 def ev(ms: float, layer: str, kind: str, pid: int = 0, comm: str = "", **detail: Any) -> Event:

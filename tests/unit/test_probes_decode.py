@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tracer.events import NAMESPACE_FLAGS
 from tracer.probes.decode import (
     clone_flag_names,
     is_runc_init,
@@ -14,7 +15,7 @@ from tracer.probes.decode import (
 )
 from tracer.probes.lineage import Lineage
 
-FIVE = ["CLONE_NEWNS", "CLONE_NEWUTS", "CLONE_NEWIPC", "CLONE_NEWPID", "CLONE_NEWNET"]
+FIVE = list(NAMESPACE_FLAGS)
 
 
 def test_runc_unshare_flags_are_the_five_namespaces() -> None:

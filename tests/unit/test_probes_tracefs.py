@@ -6,14 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from tracer.events import Event
+from tracer.events import NAMESPACE_FLAGS, Event
 from tracer.probes.lineage import Lineage
 from tracer.probes.tracefs.decode import HostView, TracefsDecoder
 from tracer.probes.tracefs.parse import parse_line, syscall_args, syscall_ret
 from tracer.probes.tracefs.probe import TracefsSource
 
 RECORDED = Path(__file__).parent / "data" / "probes_tracefs_docker_run.txt"
-FIVE = {"CLONE_NEWNS", "CLONE_NEWUTS", "CLONE_NEWIPC", "CLONE_NEWPID", "CLONE_NEWNET"}
+FIVE = set(NAMESPACE_FLAGS)
 
 
 def blind_view() -> HostView:

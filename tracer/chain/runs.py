@@ -6,9 +6,8 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from tracer.events import Event
+from tracer.events import NAMESPACE_FLAGS, Event
 
-NAMESPACE_FLAGS = ("CLONE_NEWNS", "CLONE_NEWUTS", "CLONE_NEWIPC", "CLONE_NEWPID", "CLONE_NEWNET")
 KERNEL_SOURCES = ("bpf", "tracefs")
 RUNC_HELPERS = ("runc", "runc:[0:PARENT]", "runc:[1:CHILD]", "runc:[2:INIT]")
 # Execs of a file descriptor (comm "5", "6", "7"): runc's sealed copies of itself (memfd

@@ -22,7 +22,7 @@ from typing import Any
 
 import httpx
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 LABEL = "dockertrace.test"
 # Headers that legitimately differ between two answers to the same request.
 VOLATILE_HEADERS = frozenset({"date"})
