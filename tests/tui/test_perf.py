@@ -29,7 +29,9 @@ def test_the_checked_range_is_the_pinned_one_and_holds_the_installed_textual() -
         "pyproject.toml's Textual pin moved: re-read the private names in tracer/tui/perf.py "
         "against the new Textual and update CHECKED_FROM/CHECKED_BELOW"
     )
-    assert perf.SUPPORTED, f"Textual {perf.TEXTUAL} is outside the range perf.py was read from"
+    assert perf.supported(), (
+        f"Textual {perf.textual_version()} is outside the range perf.py was read from"
+    )
 
 
 def test_the_private_names_exist() -> None:

@@ -9,7 +9,7 @@ from typing import Any, Protocol
 from textual.message import Message
 
 from tracer.events import Event
-from tracer.tui import live
+from tracer.tui import live, perf
 from tracer.tui.perf import Collector
 from tracer.tui.playback import Player
 from tracer.tui.scene import event_steps
@@ -135,7 +135,7 @@ class LiveRuns:
         self._live_header = {}
         self.player.realtime = True
         self.show_loaded(Loaded(fold_events([], "")), "live", "Starting the proxy and the probes…")
-        self.run_worker(live.warm_up, thread=True, exclusive=True, group="warm-up")
+        self.run_worker(_warm_up, thread=True, exclusive=True, group="warm-up")
 
     def stop_live(self: _Host) -> None:
         """End the live run's process, if any (the app quits): it cleans up before it ends."""
@@ -198,3 +198,10 @@ class LiveRuns:
         self.collector.live(False)
         self._hold_layout(False)
         self.query_one(Banner).notice = f"Live run failed: {message.why}"
+
+
+def _warm_up() -> None:
+    """What the run's first events would wait for otherwise, done while its session starts
+    (most of a second): pygments' JSON lexer, and the check of Textual's version."""
+    live.warm_up()
+    perf.supported()

@@ -8,8 +8,9 @@ changes them. Outside that range the app falls back to Textual's public ways: sl
 from __future__ import annotations
 
 import gc
-from importlib.metadata import version
+from functools import cache
 
+import textual
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widget import Widget
@@ -23,8 +24,17 @@ def _release(text: str) -> tuple[int, ...]:
     return tuple(int(part) for part in text.split(".")[:2] if part.isdigit())
 
 
-TEXTUAL = version("textual")
-SUPPORTED = CHECKED_FROM <= _release(TEXTUAL) < CHECKED_BELOW
+@cache
+def textual_version() -> str:
+    # asked when a live run starts (tui/live_runs.py warms it up), not at import: Textual
+    # reads its version with importlib.metadata, ~8 ms the first frame does not wait for
+    return str(textual.__version__)
+
+
+@cache
+def supported() -> bool:
+    """Whether the installed Textual is one the private names below were read from."""
+    return CHECKED_FROM <= _release(textual_version()) < CHECKED_BELOW
 
 
 def draw_now(screen: Screen[object]) -> None:
@@ -37,7 +47,7 @@ def draw_now(screen: Screen[object]) -> None:
     as their idle handler would, and the timer's work is done at once. A widget that
     needs a layout is left to Textual's own way (a live run holds its layout), as is
     everything with a Textual this was not checked against."""
-    if not SUPPORTED or not screen.is_current:
+    if not supported() or not screen.is_current:
         return
     for widget in screen.walk_children(Widget):
         if widget._layout_required or not widget.display:
