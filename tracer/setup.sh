@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sets up everything dockertrace needs on a Debian/Ubuntu machine, idempotently, then runs a job:
 #   setup.sh run [ARGS...]   the app (live when it can, the bundled replay otherwise)
-#   setup.sh test [ARGS...]  ruff, mypy and the whole test suite (unit + live)
+#   setup.sh test [ARGS...]  ruff, mypy, lint-imports and the whole test suite (unit + live)
 #   setup.sh env             set-up only
 #   setup.sh remove          undo what set-up installed, started, linked and mounted here
 # It uses the container engine that is here (whatever installed it) and installs one only where
@@ -90,6 +90,7 @@ case "$job" in
         "$venv/bin/ruff" check tracer tests bench
         "$venv/bin/ruff" format --check tracer tests bench
         "$venv/bin/mypy" tracer
+        "$venv/bin/lint-imports"
         exec "$venv/bin/python" -m pytest "$@"
         ;;
 esac
