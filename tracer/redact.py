@@ -131,3 +131,23 @@ def event_argv(event: Event) -> Event:
     if not keys:
         return event
     return replace(event, detail={**d, **{k: argv(map(str, d[k])) for k in keys}})
+
+
+def served(event: Event) -> Event:
+    """The event as it may leave this machine (the classroom page): every redaction above
+    applied again, whatever made it (an old recording, a hand-written one, a new source):
+    command lines, auth headers, credential fields and secret-looking Env entries of bodies."""
+    d = dict(event_argv(event).detail)
+    if isinstance(d.get("peer_argv"), list):
+        d["peer_argv"] = argv(map(str, d["peer_argv"]))
+    if isinstance(d.get("headers"), dict):
+        d["headers"] = {
+            k: REDACTED if str(k).lower() in SECRET_HEADERS else v for k, v in d["headers"].items()
+        }
+    if "body_json" in d:
+        d["body_json"] = json_value(d["body_json"])
+    if isinstance(d.get("body_excerpt"), str):
+        d["body_excerpt"] = text(d["body_excerpt"])
+    if isinstance(d.get("query"), dict):
+        d["query"] = query({str(k): str(v) for k, v in d["query"].items()})
+    return replace(event, detail=d)

@@ -21,6 +21,7 @@ COMMANDS: dict[str, str] = {
     "lessons": "tracer.cli.lessons",
     "lesson": "tracer.cli.lessons",
     "tui": "tracer.cli.tui",
+    "serve": "tracer.cli.serve",
 }
 COMMAND_MODULES = tuple(dict.fromkeys(COMMANDS.values()))  # in help order, each once
 

@@ -23,13 +23,19 @@ def why_not_live() -> str | None:
     return verdict()
 
 
-def launch(replay: str | None = None, theme: str = "dark", speed: float | None = None) -> int:
+def launch(
+    replay: str | None = None,
+    theme: str = "dark",
+    speed: float | None = None,
+    share: str | None = None,
+) -> int:
     try:
         start = decide(replay, why_not_live)
     except RecordingError as e:
         print(f"dockertrace tui: {e}", file=sys.stderr)
         return 2
     app = build(start, theme, speed)
+    app.share_at = share  # `--share [HOST:PORT]`: the classroom page from the start
     app.run()
     return app.return_code or 0
 
@@ -57,7 +63,7 @@ def main_job() -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    return launch(args.replay, args.theme, args.speed)
+    return launch(args.replay, args.theme, args.speed, args.share)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -66,5 +72,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--theme", choices=sorted(THEME_NAMES), default="dark", help="colour theme")
     p.add_argument(
         "--speed", type=float, choices=(0.05, 0.1, 0.25, 0.5, 1.0), help="playback speed"
+    )
+    p.add_argument(
+        "--share",
+        nargs="?",
+        const="",
+        metavar="HOST:PORT",
+        help="serve the classroom page of this session too (default 127.0.0.1:8765; s in the "
+        "app does it later)",
     )
     p.set_defaults(func=run)

@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shlex
 import signal
 import sys
 import threading
@@ -67,6 +68,20 @@ class Lines:
             self._gone = True
             with contextlib.suppress(BrokenPipeError):
                 self._out.close()
+
+
+def parse_command(text: str) -> list[str]:
+    """`docker run --rm alpine echo hi` -> ["run", "--rm", "alpine", "echo", "hi"]; ValueError
+    for anything that is not a `docker run`."""
+    try:
+        words = shlex.split(text)
+    except ValueError as e:
+        raise ValueError(f"cannot split the command: {e}") from e
+    if words and words[0] == "docker":
+        words = words[1:]
+    if not words or words[0] != "run":
+        raise ValueError("type a `docker run ...` command (e.g. docker run --rm alpine echo hi)")
+    return words
 
 
 def labelled(args: list[str]) -> list[str]:

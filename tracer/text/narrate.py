@@ -104,3 +104,9 @@ def to_json(trace: Trace) -> dict[str, Any]:
         ],
         "client_pid": trace.client_pid,
     }
+
+
+def run_outcome(returncode: int, stdout: str, stderr: str) -> str:
+    """How a live run ended, as the app's banner and the classroom page both say it."""
+    out = (stdout + stderr).strip().replace("\n", "⏎ ")
+    return f"docker exited {returncode}; printed: {out or '(nothing)'}"

@@ -25,6 +25,7 @@ from tracer.tui.live_runs import LiveRun, LiveRuns, StartLive
 from tracer.tui.playback import DEFAULT_SPEED, Player
 from tracer.tui.scene import BOX_LAYERS, event_steps, scene_at
 from tracer.tui.screens.prompt_dialog import PromptDialog
+from tracer.tui.sharing import Sharing
 from tracer.tui.source import Loaded, load
 from tracer.tui.themes import HIGH_CONTRAST, THEMES, next_theme
 from tracer.tui.widgets.banner import Banner
@@ -37,7 +38,7 @@ FPS = 30
 TRAVEL_S = 0.5  # how long the token takes along a hop at the default speed
 
 
-class DockertraceApp(LiveRuns, App[None]):
+class DockertraceApp(LiveRuns, Sharing, App[None]):
     """Replays (or runs live, then replays) one `docker run` hop by hop."""
 
     CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses live elsewhere
@@ -97,6 +98,7 @@ class DockertraceApp(LiveRuns, App[None]):
 
     def on_unmount(self) -> None:
         self.stop_live()  # a run cut short by quitting: its process cleans up, then ends
+        self.stop_share()
         self.collector.unmounted()
 
     def compose(self) -> ComposeResult:
@@ -117,6 +119,8 @@ class DockertraceApp(LiveRuns, App[None]):
         self.theme = self.initial_theme
         self._ticker = self.set_interval(1 / FPS, self._tick, pause=True)
         self.show_loaded(self.loaded, self.mode, self.notice, paused=self.player.paused)
+        if self.share_at is not None:
+            self.start_share(self.share_at)
 
     def on_resize(self) -> None:
         # a short terminal (80×24) gets a one-line notice and no rule under the chain
@@ -140,6 +144,7 @@ class DockertraceApp(LiveRuns, App[None]):
         banner.backend = loaded.trace.backend or str(loaded.header.get("backend", ""))
         banner.versions = dict(loaded.header.get("versions") or {})
         banner.notice = notice
+        self.shared_loaded(loaded, mode)
         self.refresh_scene()
         self._wake()
 

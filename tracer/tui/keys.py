@@ -26,6 +26,7 @@ KEYS: tuple[Binding, ...] = (
     Binding("g", "run_default", "Live"),
     Binding("x", "run_typed", "docker run…", show=False),
     Binding("c", "theme", "Colours", show=False),
+    Binding("s", "share", "Share", show=False),
     Binding("question_mark", "show_help_panel", "Keys", key_display="?", show=False),
     Binding("q", "quit", "Quit"),
 )
@@ -40,6 +41,7 @@ PALETTE: tuple[tuple[str, str, str], ...] = (
     ("Run live", "Trace docker run --rm IMAGE echo hi", "run_default"),
     ("Trace a docker run…", "Type any docker run", "run_typed"),
     ("Next colour theme", "dark, light, high contrast", "theme"),
+    ("Share with the room", "Serve the classroom page of this session (127.0.0.1)", "share"),
 )
 
 

@@ -7,7 +7,6 @@ import contextlib
 import fcntl
 import json
 import os
-import shlex
 import subprocess
 import sys
 import tempfile
@@ -20,6 +19,7 @@ from typing import IO, Any
 from textual.message import Message
 
 from tracer.events import Event
+from tracer.sources.live_child import parse_command as parse_command  # the prompt's checks
 
 F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
 PIPE_BYTES = 1 << 20  # the child's lines the pipe holds while the app is busy (~3,000 events)
@@ -105,20 +105,6 @@ def default_image() -> str:
     from tracer.sources.images import default_command, demo_image
 
     return default_command(demo_image())[2]
-
-
-def parse_command(text: str) -> list[str]:
-    """`docker run --rm alpine echo hi` -> ["run", "--rm", "alpine", "echo", "hi"]; ValueError
-    for anything that is not a `docker run`."""
-    try:
-        words = shlex.split(text)
-    except ValueError as e:
-        raise ValueError(f"cannot split the command: {e}") from e
-    if words and words[0] == "docker":
-        words = words[1:]
-    if not words or words[0] != "run":
-        raise ValueError("type a `docker run ...` command (e.g. docker run --rm alpine echo hi)")
-    return words
 
 
 class LiveChild:

@@ -9,6 +9,7 @@ from typing import Any, Protocol
 from textual.message import Message
 
 from tracer.events import Event
+from tracer.text.narrate import run_outcome
 from tracer.tui import live, perf
 from tracer.tui.perf import Collector
 from tracer.tui.playback import Player
@@ -43,6 +44,7 @@ class _Host(Protocol):
     _live_running: bool
     _live_child: LiveRun | None
     collector: Collector
+    share: Any  # tracer.web.share.Share while the app shares its session (tracer.tui.sharing)
 
     @property
     def screen(self) -> Any: ...
@@ -126,6 +128,8 @@ class LiveRuns:
             return
         self.stop_live()  # the last run's process, if it still cleans up
         self._live_child = child
+        if self.share is not None:
+            self.share.started(["docker", *(args or ["run", "(default)"])])
         self._live_events.clear()
         self._live_running = True
         self.collector.live(True)
@@ -156,6 +160,8 @@ class LiveRuns:
         banner.backend = str(header.get("backend", ""))
         banner.versions = dict(header.get("versions") or {})
         banner.notice = f"Tracing `{' '.join(message.argv)}` live; probes: {message.choices}"
+        if self.share is not None:
+            self.share.live(header, banner.notice)
 
     def on_live_events(self: _Host, message: live.LiveEvents) -> None:
         events = message.inbox.take()
@@ -163,6 +169,8 @@ class LiveRuns:
             # the probes' threads can post an event after the run's end: the replay of the
             # whole run (which has it) is on screen by then and stays there
             return
+        if self.share is not None:
+            self.share.events(events)
         self._live_events += events
         self._show_live_so_far()
         # drawn now, not at the screen's next update: that came two or three turns of the
@@ -188,16 +196,19 @@ class LiveRuns:
         self._hold_layout(False)
         header = message.header
         loaded = Loaded(fold_events(message.events, str(header.get("backend", ""))), header)
-        out = (message.stdout + message.stderr).strip().replace("\n", "⏎ ")
-        note = f"docker exited {message.returncode}; printed: {out or '(nothing)'}. Replaying"
+        note = run_outcome(message.returncode, message.stdout, message.stderr) + ". Replaying"
         self.player.realtime = False
         self.show_loaded(loaded, "live", note + " in slow motion (r replays, e exports).")
+        if self.share is not None:
+            self.share.finished(message.returncode, message.stdout, message.stderr)
 
     def on_live_failed(self: _Host, message: live.LiveFailed) -> None:
         self._live_running = False
         self.collector.live(False)
         self._hold_layout(False)
         self.query_one(Banner).notice = f"Live run failed: {message.why}"
+        if self.share is not None:
+            self.share.failed(message.why)
 
 
 def _warm_up() -> None:
