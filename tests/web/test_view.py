@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from tracer.chain.scene import event_steps, scene_at
 from tracer.record.format import read_recording
-from tracer.tui.scene import event_steps, scene_at
 from tracer.tui.source import fold_events
 from tracer.web.view import make_view
 

@@ -13,6 +13,7 @@ from tracer.tui.start import THEME_NAMES, Start, decide
 
 if TYPE_CHECKING:  # the app (textual) is imported only when it runs, not for `--help`
     from tracer.tui.app import DockertraceApp
+    from tracer.tui.sharing import Room
 
 
 def why_not_live() -> str | None:
@@ -21,6 +22,14 @@ def why_not_live() -> str | None:
     from tracer.sources.picker import why_not_live as verdict
 
     return verdict()
+
+
+def open_share(listen: str) -> Room:
+    """The classroom page for the app's session (tracer.web: the app does not import it)."""
+    # lazy: Starlette and uvicorn only when sharing, not at every start of the app
+    from tracer.web.share import open_share as start
+
+    return start(listen)
 
 
 def launch(
@@ -36,6 +45,7 @@ def launch(
         return 2
     app = build(start, theme, speed)
     app.share_at = share  # `--share [HOST:PORT]`: the classroom page from the start
+    app.share_open = open_share  # key s
     app.run()
     return app.return_code or 0
 

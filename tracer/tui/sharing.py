@@ -2,47 +2,64 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
+
+from tracer.events import Event
 
 if TYPE_CHECKING:
     from tracer.tui.source import Loaded
-    from tracer.web.share import Share
+
+
+class Room(Protocol):
+    """What the app hands its session to (tracer.web.share.Share: the app does not import the
+    page; the command line, above both, gives the app a way to open one). Each call returns
+    at once: the app never waits for the room."""
+
+    @property
+    def url(self) -> str: ...
+    @property
+    def who(self) -> str: ...
+
+    def recording(self, name: str, header: dict[str, Any], events: Sequence[Event]) -> None: ...
+    def started(self, argv: Sequence[str]) -> None: ...
+    def live(self, header: dict[str, Any], notice: str) -> None: ...
+    def events(self, events: Sequence[Event]) -> None: ...
+    def finished(self, returncode: int, stdout: str, stderr: str) -> None: ...
+    def failed(self, why: str) -> None: ...
+    def stop(self) -> None: ...
 
 
 class Sharing:
     """Key s and `tui --share`: the room's browsers follow what this app shows (its replays
-    and its live runs; each viewer with a playhead of their own). The app hands over what
-    happens and never waits for the room: the server has its own thread and loop."""
+    and its live runs, each viewer with a playhead of their own)."""
 
-    share: Share | None = None
+    share: Room | None = None
     share_at: str | None = None  # `tui --share [HOST:PORT]`: share from the start ("": default)
+    share_open: Callable[[str], Room] | None = None  # HOST:PORT ("": default) -> a started room
     loaded: Loaded
     mode: str
 
     def start_share(self, listen: str = "") -> None:
-        # tracer.web (Starlette, uvicorn) is imported only when sharing: not at every start
-        from tracer.web.share import DEFAULT_LISTEN, Share, parse_listen, who_can_reach
-
         app: Any = self
+        if self.share_open is None:
+            app.notify("This app was started without the classroom page.", severity="error")
+            return
         try:
-            host, port = parse_listen(listen or DEFAULT_LISTEN)
-            self.share = Share(host, port).start()
+            self.share = self.share_open(listen)
         except (OSError, ValueError) as e:
             app.notify(f"Cannot share the page: {e}", severity="error", timeout=10)
             return
         if self.mode == "replay":
             self.shared_loaded(self.loaded, self.mode)
-        app.notify(
-            f"The room's page: {self.share.url}\nWho can open it: {who_can_reach(host, port)}",
-            title="Sharing",
-            timeout=15,
-        )
+        message = f"The room's page: {self.share.url}\nWho can open it: {self.share.who}"
+        app.notify(message, title="Sharing", timeout=15)
 
     def action_share(self) -> None:
-        app: Any = self
         if self.share is None:
             self.start_share(self.share_at or "")
         else:
+            app: Any = self
             app.notify(f"The room's page: {self.share.url}", title="Sharing")
 
     def shared_loaded(self, loaded: Loaded, mode: str) -> None:

@@ -21,9 +21,10 @@ DEFAULT_LISTEN = "127.0.0.1:8765"
 
 
 def parse_listen(text: str) -> tuple[str, int]:
-    """HOST:PORT (or [v6]:PORT, or :PORT for every interface) -> (host, port); ValueError."""
+    """HOST:PORT (or [v6]:PORT, or :PORT for every interface; port 0: any free one) ->
+    (host, port); ValueError."""
     host, sep, port = text.rpartition(":")
-    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+    if not sep or not port.isdigit() or not 0 <= int(port) < 65536:
         raise ValueError(f"--listen wants HOST:PORT (e.g. {DEFAULT_LISTEN}), not {text!r}")
     host = host.strip("[]") or "0.0.0.0"
     if host == "localhost":
@@ -87,6 +88,10 @@ class Share:
     def url(self) -> str:
         return viewer_url(self.host, self.port)
 
+    @property
+    def who(self) -> str:
+        return who_can_reach(self.host, self.port)
+
     def _call(self, method: Any, *args: Any, **kw: Any) -> None:
         def go() -> None:
             result = method(*args, **kw)
@@ -125,3 +130,9 @@ class Share:
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(5)
         self.sock.close()
+
+
+def open_share(listen: str = "") -> Share:
+    """A started share on HOST:PORT ("": the default): what the app's key s opens."""
+    host, port = parse_listen(listen or DEFAULT_LISTEN)
+    return Share(host, port).start()

@@ -6,17 +6,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from tracer.chain.model import BOXES, STEP_TITLES, Box, Hop, Trace
+from tracer.chain.model import BOXES, STEP_TITLES, Box, Hop, Step, Trace
+from tracer.chain.scene import LAYER_BOX, StepState, event_steps
+from tracer.chain.scene import _step_states as step_states
 from tracer.events import Event
 from tracer.text.describe import describe
 from tracer.text.narrate import to_json
-
-# The app's playhead (which step is shown, the steps' marks) comes from tracer.tui.scene and its
-# fold from tracer.tui.source, pure modules without Textual: the page shows what the app shows.
-# They belong in tracer/chain; this is the one place to change when they move.
-from tracer.tui.scene import LAYER_BOX, StepState, event_steps
-from tracer.tui.scene import _step_states as step_states
-from tracer.tui.source import fold_events
+from tracer.text.story import fold
 
 
 def extras(trace: Trace) -> dict[str, Any]:
@@ -27,13 +23,21 @@ def extras(trace: Trace) -> dict[str, Any]:
     return {}
 
 
+def _folded(events: list[Event], backend: str) -> Trace:
+    """The fold of the run in the events, as the app's (tracer.tui.source.fold_events)."""
+    if events:
+        return fold(events, backend=backend)
+    missing = tuple(Step(n, "missing", reason="nothing traced yet") for n in STEP_TITLES)
+    return Trace(steps=missing, hops=(), events=(), backend=backend)
+
+
 def make_view(events: Sequence[Event], backend: str = "") -> dict[str, Any]:
     """The fold of `events` (one run's, in the order they came) for the page: the steps, hops,
     checks and container as `dockertrace run --json` gives them, every event named by its index
     in `events`, and one frame per event of the trace (plus one before the first) saying what
     the app would show with its playhead there: the step, the active hop, the boxes, the steps'
     marks. Frames refer to interned box and step states: a run has few distinct ones."""
-    trace = fold_events(list(events), backend)
+    trace = _folded(list(events), backend)
     index = {id(ev): i for i, ev in enumerate(events)}
     order = [index.get(id(ev), -1) for ev in trace.events]
 
