@@ -42,7 +42,7 @@ const dt = {
 
 // -- the session, as the server streams it ---------------------------------------------------
 const S = { runs: new Map(), shown: null, pos: -1, follow: true, playing: false, timer: null,
-            selected: null, slow: 40, built: null };
+            selected: null, slow: 40, built: null, mode: "" };
 const $ = (id) => document.getElementById(id);
 const el = (tag, cls, text) => {
   const e = document.createElement(tag);
@@ -58,9 +58,10 @@ function connect() {
   source.addEventListener("hello", (m) => {
     const hello = JSON.parse(m.data);
     S.runs.clear(); S.shown = null; S.built = null;
-    $("mode").textContent = hello.mode;
+    $("mode").textContent = S.mode = hello.mode;
     $("link").textContent = "connected";
     $("link").className = "badge ok";
+    draw();
   });
   source.addEventListener("run", (m) => {
     const r = JSON.parse(m.data);
@@ -157,7 +158,8 @@ function draw() {
   const r = run();
   count();
   const st = r ? r.status : null;
-  $("notice").textContent = st ? st.notice : "Waiting for the session…";
+  const waiting = S.mode === "live" ? "Waiting for the instructor to start a run…" : "Waiting for the session…";
+  $("notice").textContent = st ? st.notice : waiting;
   const v = r ? r.view : null;
   $("play").textContent = S.playing || S.follow ? "❚❚ Pause" : "▶ Play";
   $("follow").classList.toggle("on", S.follow);
