@@ -27,8 +27,9 @@ done
 debian_engine=(docker.io containerd runc)
 # What dockertrace itself uses (DOCKERTRACE_PACKAGES replaces this list, e.g. for a minimal set-up).
 read -r -a tools <<<"${DOCKERTRACE_PACKAGES:-busybox-static bpfcc-tools python3-bpfcc python3-venv bpftrace socat curl docker-registry tmux iptables openssl}"
-# What only the test job needs: the set-up tests build a Debian chroot.
-test_tools=(debootstrap)
+# What only the test job needs: the set-up tests build a Debian chroot; the page is tested in
+# a real headless Chromium driven through chromium-driver.
+test_tools=(debootstrap chromium chromium-driver)
 
 install_packages() {
     local want=("${tools[@]}")
