@@ -48,7 +48,24 @@ def _request(evs: Sequence[Event]) -> str:
 
 
 def _response(evs: Sequence[Event]) -> str:
-    d = evs[0].detail
+    """The answer's status line, with what came with it: the upgrade, its body's chunks."""
+    resp = first(evs, "http.response")
+    frames = [e for e in evs if e.kind == "stream.frame"]
+    if resp.kind != "http.response":  # a body whose status line came earlier
+        if len(frames) == 1:
+            return _frame(frames)
+        return f"body ×{len(frames)} ({sum(int(e.detail.get('size') or 0) for e in frames)} B)"
+    line = _status(resp)
+    if any(e.kind == "http.upgrade" for e in evs):
+        line += ", raw stream"
+    if frames:
+        size = sum(int(e.detail.get("size") or 0) for e in frames)
+        line += f" + {len(frames)} chunk{'s' if len(frames) > 1 else ''} ({size} B)"
+    return line
+
+
+def _status(resp: Event) -> str:
+    d = resp.detail
     body = d.get("body_json")
     tail = ""
     if d.get("streaming") or (
@@ -183,10 +200,19 @@ def _file(evs: Sequence[Event]) -> str:
     return f"files ×{len(evs)} ({', '.join(list(dict.fromkeys(names))[:2])}…)"
 
 
+def _fifo(evs: Sequence[Event]) -> str:
+    """The shim's write to the stdio FIFO and dockerd's read of it: one crossing."""
+    path = str(next((e.detail.get("path") for e in evs if e.detail.get("path")), "") or "FIFO")
+    size = sum(int(e.detail.get("size") or 0) for e in evs if e.kind == "sys.write")
+    if not size:
+        size = sum(int(e.detail.get("size") or 0) for e in evs)
+    return f"{path.rsplit('/', 1)[-1]} {size} B"
+
+
 LABELS: dict[str, Callable[[Sequence[Event]], str]] = {
+    "fifo": _fifo,
     "request": _request,
     "response": _response,
-    "upgrade": lambda evs: f"upgrade: raw stream ({evs[0].detail.get('protocol', 'tcp')})",
     "frame": _frame,
     "connect": _connect,
     "exec": _exec,

@@ -66,6 +66,7 @@ class Classifier:
         self.tree = tree
         self.spawned = spawned  # child pid -> the exec that is its first own event
         self.lanes: dict[int, Box] = {}  # each pid's lane as last seen
+        self.upgraded: set[object] = set()  # connections switched to a raw stream
 
     def __call__(self, ev: Event) -> Message | None:
         msg = self._message(ev)
@@ -75,6 +76,11 @@ class Classifier:
 
     def _message(self, ev: Event) -> Message | None:
         k, d, me = ev.kind, ev.detail, lane(ev)
+        if k == "http.upgrade":
+            self.upgraded.add(d.get("conn"))
+        if k == "stream.frame" and d.get("stream") == "raw" and d.get("conn") not in self.upgraded:
+            # a chunked answer's body (a pull's progress, /wait's exit status): part of it
+            return Message("dockerd", "cli", "response", _answer(d), ev.pid)
         if k in PROXY:
             src, dst, kind, key = PROXY[k](d)
             return Message(src, dst, kind, key, ev.pid)
@@ -151,8 +157,16 @@ def _request(d: Mapping[str, Any]) -> tuple[Box, Box, str, object]:
     return "cli", "dockerd", "request", None
 
 
+def _answer(d: Mapping[str, Any]) -> object:
+    return ("answer", d.get("conn"), d.get("seq"))
+
+
 def _response(d: Mapping[str, Any]) -> tuple[Box, Box, str, object]:
-    return "dockerd", "cli", "response", None
+    return "dockerd", "cli", "response", _answer(d)
+
+
+def _upgrade(d: Mapping[str, Any]) -> tuple[Box, Box, str, object]:
+    return "dockerd", "cli", "response", _answer(d)
 
 
 def _frame(d: Mapping[str, Any]) -> tuple[Box, Box, str, object]:
@@ -169,7 +183,7 @@ def _const(src: Box, dst: Box, kind: str, key: object = None) -> Any:
 PROXY: dict[str, Any] = {
     "http.request": _request,
     "http.response": _response,
-    "http.upgrade": _const("dockerd", "cli", "upgrade"),
+    "http.upgrade": _upgrade,
     "stream.frame": _frame,
     "stream.error": _const("dockerd", "cli", "error"),
     "conn.accept": _const("cli", "socket", "connect", ("connect", "socket", True)),

@@ -8,7 +8,7 @@ from tracer.text.pictures import LANE_TITLES, missing_lines, step_heading
 # Mermaid reads these inside a message as syntax (`;` ends a statement, `#` starts an entity
 # code, `<`/`>` may be HTML): written as its entity codes, they show as themselves.
 ESCAPES = {"#": "#35;", ";": "#59;", "<": "#lt;", ">": "#gt;", "\n": " ", "\r": " "}
-DASHED = ("response", "frame", "upgrade", "error", "exit", "event")  # answers and returns
+DASHED = ("response", "frame", "error", "exit", "event")  # answers and returns
 
 
 def escape(text: str) -> str:

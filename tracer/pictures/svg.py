@@ -23,7 +23,7 @@ COLOURS = {
     "pivot": "#b3261e",
     "mount": "#7a3eb1",
 }
-DASHED = ("response", "frame", "upgrade", "error", "exit", "event")
+DASHED = ("response", "frame", "error", "exit", "event")
 STYLE = f"""
 text {{ font-family: {FONT}; font-size: 12px; fill: #1b1b1b; }}
 .label {{ font-family: {MONO}; font-size: 11px; paint-order: stroke; stroke: #ffffff;
