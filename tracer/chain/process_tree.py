@@ -21,6 +21,7 @@ class Proc:
     pid: int
     parent: int | None = None  # who made it (the caller's parent, for CLONE_PARENT)
     names: list[str] = field(default_factory=list)  # comm as it changed: runc, exe, runc:[0:PARENT]
+    named_ns: list[int] = field(default_factory=list)  # when it took each of those names
     layer: str = ""  # the latest layer its events had
     argv: tuple[str, ...] = ()  # of its latest exec
     start_ns: int | None = None  # its fork, when seen
@@ -32,11 +33,16 @@ class Proc:
     via: str = ""  # how it was made: fork, clone, clone(CLONE_PARENT); "" when not seen
     reaper: int | None = None  # who it was handed to when its parent exited first
     threads: int = 0
+    first_ns: int | None = None  # the first event that shows it (its fork, or anything it did)
     events: list[Event] = field(default_factory=list)  # its fork, execs, exit, and its clones
 
     @property
     def name(self) -> str:
         return self.names[-1] if self.names else "?"
+
+    def names_by(self, time_ns: int) -> list[str]:
+        """The names it had taken by time_ns."""
+        return [n for n, t in zip(self.names, self.named_ns, strict=True) if t <= time_ns]
 
     @property
     def holder(self) -> int | None:
@@ -89,16 +95,19 @@ def process_tree(events: Iterable[Event]) -> ProcessTree:
     procs: dict[int, Proc] = {}
     newpid_callers: set[int] = set()
 
+    now = 0
+
     def proc(pid: int) -> Proc:
         if pid not in procs:
-            procs[pid] = Proc(pid)
+            procs[pid] = Proc(pid, first_ns=now)
         return procs[pid]
 
     for ev in sorted(events, key=lambda e: e.time_ns):
         if ev.source == "proxy" or not ev.pid:
             continue
+        now = ev.time_ns
         p = proc(ev.pid)
-        _name(p, ev.comm)
+        _name(p, ev.comm, ev.time_ns)
         p.layer = ev.layer
         if p.parent is None and ev.ppid and ev.ppid != ev.pid:
             p.parent = ev.ppid
@@ -126,7 +135,7 @@ def _one(ev: Event, p: Proc, proc: Callable[[int], Proc], newpid_callers: set[in
                 newpid_callers.discard(p.pid)
                 c.ns_pid, c.ns_pid_how = 1, "first after CLONE_NEWPID"
         if kind == "proc.fork" and d.get("child_comm"):
-            _name(c, str(d["child_comm"]))
+            _name(c, str(d["child_comm"]), ev.time_ns)
         p.events.append(ev)
     elif kind == "sys.unshare" and "CLONE_NEWPID" in (d.get("flag_names") or []):
         newpid_callers.add(p.pid)
@@ -148,9 +157,10 @@ def _one(ev: Event, p: Proc, proc: Callable[[int], Proc], newpid_callers: set[in
             p.ns_pid, p.ns_pid_how = nspid[-1], "NSpid"
 
 
-def _name(p: Proc, comm: str) -> None:
+def _name(p: Proc, comm: str, time_ns: int) -> None:
     if comm and (not p.names or p.names[-1] != comm):
         p.names.append(comm)
+        p.named_ns.append(time_ns)
 
 
 def _reparent(procs: dict[int, Proc]) -> None:

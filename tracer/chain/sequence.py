@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from collections.abc import Sequence as Seq
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from tracer.chain.labels import label
 from tracer.chain.messages import KINDS_DRAWN, Classifier, Message
@@ -63,6 +64,7 @@ class SequenceDiagram:
     has_run: bool = True  # an API call was seen
     has_kernel: bool = True  # a kernel probe's events are in it
     missing_steps: tuple[tuple[int, str], ...] = ()  # steps not observed, and why
+    names: Mapping[int, Seq[str]] = field(default_factory=dict)  # each pid's names, for labels
 
     def index_at(self, time_ns: int) -> int:
         """The latest arrow begun by time_ns (-1: none yet)."""
@@ -123,6 +125,7 @@ def sequence(trace: Trace, tree: ProcessTree | None = None) -> SequenceDiagram:
         has_run=any(ev.kind == "http.request" for ev in events),
         has_kernel=has_kernel,
         missing_steps=tuple((s.number, s.reason) for s in trace.steps if s.status == "missing"),
+        names=names,
     )
 
 

@@ -23,19 +23,28 @@ def why_not_live() -> str | None:
     return verdict()
 
 
-def launch(replay: str | None = None, theme: str = "dark", speed: float | None = None) -> int:
+def launch(
+    replay: str | None = None,
+    theme: str = "dark",
+    speed: float | None = None,
+    present: bool = False,
+) -> int:
     try:
         start = decide(replay, why_not_live)
     except RecordingError as e:
         print(f"dockertrace tui: {e}", file=sys.stderr)
         return 2
-    app = build(start, theme, speed)
+    app = build(start, theme, speed, present=present)
     app.run()
     return app.return_code or 0
 
 
 def build(
-    start: Start, theme: str = "dark", speed: float | None = None, app_class: Any = None
+    start: Start,
+    theme: str = "dark",
+    speed: float | None = None,
+    app_class: Any = None,
+    present: bool = False,
 ) -> DockertraceApp:
     """The app on what `decide` chose (`app_class`: a subclass, for the start-up bench)."""
     from tracer.tui.app import DockertraceApp  # lazy: textual only when the app runs, not --help
@@ -48,6 +57,7 @@ def build(
         check_live=start.check_live,
         theme=THEME_NAMES.get(theme, theme),
         speed=speed or DEFAULT_SPEED,
+        present=present,
     )
 
 
@@ -57,7 +67,7 @@ def main_job() -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    return launch(args.replay, args.theme, args.speed)
+    return launch(args.replay, args.theme, args.speed, args.present)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -66,5 +76,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--theme", choices=sorted(THEME_NAMES), default="dark", help="colour theme")
     p.add_argument(
         "--speed", type=float, choices=(0.05, 0.1, 0.25, 0.5, 1.0), help="playback speed"
+    )
+    p.add_argument(
+        "--present",
+        action="store_true",
+        help="presenter layout for a projector: the picture large, the step's story, no timeline",
     )
     p.set_defaults(func=run)

@@ -66,8 +66,9 @@ def story(trace: Trace, number: int | None) -> str:
     if step.status != "observed":
         return f"{head} Not seen here: {step.reason or step.status}."
     said = step.summary.rstrip(".")
-    fact = f" {step.facts[0].rstrip('.')}." if step.facts else ""
-    return f"{head} {said[:1].upper()}{said[1:]}.{fact}"
+    # the first fact that says something the summary does not (step 5's repeats its unshare)
+    more = next((f.rstrip(".") for f in step.facts if said.split(": ")[-1] not in f), "")
+    return f"{head} Seen: {said}." + (f" {more}." if more else "")
 
 
 def ms(ns: int | None) -> str:
@@ -99,3 +100,15 @@ def proc_line(p: Proc, tree: ProcessTree) -> str:
     if p.threads:
         parts.append(f"+{p.threads} threads")
     return " · ".join(parts)
+
+
+def proc_now(p: Proc, time_ns: int) -> str:
+    """A process as it stands at the playhead: its names so far, pids, alive or how it ended."""
+    names = " → ".join(p.names_by(time_ns) or p.names[:1]) or "?"
+    ns = f" (pid {p.ns_pid} inside)" if p.ns_pid is not None else ""
+    line = f"{names}  {p.pid}{ns}"
+    if p.end_ns is not None and p.end_ns <= time_ns:
+        end = f"killed by {p.signal}" if p.signal else f"exit {p.exit_code}"
+        lived = f" after {ms(p.lifetime_ns)}" if p.lifetime_ns is not None else ""
+        return f"{line} · {end}{lived}"
+    return f"{line} · running"
