@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from textual import on
-
 from tracer.chain.model import Trace
 from tracer.chain.process_tree import ProcessTree, process_tree
 from tracer.chain.sequence import SequenceDiagram, sequence
@@ -98,8 +96,7 @@ class PictureViews:
             timeout=3,
         )
 
-    @on(SequenceView.Selected)
-    def _arrow_picked(self: _Host, message: SequenceView.Selected) -> None:
+    def on_sequence_view_selected(self: _Host, message: SequenceView.Selected) -> None:
         arrow = message.arrow
         pane = self.query_one(DetailPane)
         pane.show_group(

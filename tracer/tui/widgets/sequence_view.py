@@ -21,6 +21,8 @@ from tracer.text.pictures import lane_title, step_heading
 from tracer.tui.rendered_lines import RenderedLines
 
 MARGIN = 4  # columns left and right of the outer lanes
+# groups whose label counts their events: while played, the count is of those seen so far
+COUNTED = ("threads", "mount", "setns", "frame", "file", "cgroup", "exit", "close")
 
 
 def lane_xs(width: int, lanes: int) -> list[int]:
@@ -32,7 +34,7 @@ def lane_xs(width: int, lanes: int) -> list[int]:
 def arrow_label(diagram: SequenceDiagram, arrow: Arrow, time_ns: int) -> str:
     """Its label as far as it has been played: a group counts only the events seen so far."""
     seen = arrow.seen_by(time_ns)
-    if 0 < seen < arrow.count:
+    if arrow.kind in COUNTED and 0 < seen < arrow.count:
         return label(arrow.kind, arrow.events[:seen], diagram.names)
     return arrow.label
 
