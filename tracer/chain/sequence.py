@@ -149,10 +149,13 @@ def _steps_of(trace: Trace) -> tuple[dict[int, int], dict[int, int]]:
     for s in trace.steps:
         for ev in s.evidence:
             claimed.setdefault(id(ev), s.number)
+    # Trace.step_at for each event, with each step's start found once, not once an event
+    starts = [(s.number, start) for s in trace.steps if (start := s.start_ns) is not None]
     by_time: dict[int, int] = {}
     for ev in trace.events:
-        if (n := trace.step_at(ev.time_ns)) is not None:
-            by_time[id(ev)] = n
+        begun = [n for n, start in starts if start <= ev.time_ns]
+        if begun:
+            by_time[id(ev)] = begun[-1]
     return claimed, by_time
 
 

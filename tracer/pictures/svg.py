@@ -68,7 +68,7 @@ def _arrow_svg(diagram: SequenceDiagram, a: Arrow, y: int, number: int) -> list[
 
 def svg(diagram: SequenceDiagram, title: str = "docker run, as traced") -> str:
     """Lanes across, time down: the step headings, every arrow numbered, what is missing."""
-    width = 2 * MARGIN + LANE_W * len(diagram.lanes)
+    width = 2 * MARGIN + LANE_W * len(diagram.lanes) + 80  # room for the outer labels
     body: list[str] = []
     y = TOP + 10
     for note in missing_lines(diagram):

@@ -199,6 +199,8 @@ class SequenceView(Vertical):
         self._rows: list[Row] = []
         self._drawn: object = None
         self._look: Look | None = None
+        self._cache: dict[object, Strip] = {}  # arrow lines drawn, by what they show
+        self._cache_look: Look | None = None
         self.border_title = "Sequence"
 
     def compose(self) -> ComposeResult:
@@ -297,7 +299,18 @@ class SequenceView(Vertical):
                 over = look.selected
             elif row.arrow == upto:
                 over = look.current
-            out.append(arrow_strip(diagram, row.arrow, self.time_ns, xs, width, look, over))
+            a = diagram.arrows[row.arrow]
+            # a live run's every batch is a new diagram of mostly the same arrows: each line
+            # is drawn once (a line is ~0.1 ms, a diagram 70 of them)
+            key = (a.src, a.dst, a.note, arrow_label(diagram, a, self.time_ns), over, width)
+            strip = self._cache.get(key)
+            if strip is None or self._cache_look is not look:
+                if self._cache_look is not look or len(self._cache) > 4000:
+                    self._cache, self._cache_look = {}, look
+                strip = self._cache[key] = arrow_strip(
+                    diagram, row.arrow, self.time_ns, xs, width, look, over
+                )
+            out.append(strip)
         return out
 
     def pick(self, arrow: int | None) -> None:
