@@ -9,10 +9,11 @@ import pytest
 from textual.pilot import Pilot
 
 from tests.tui.conftest import settle as settle_app
+from tracer.cli.tui import build
 from tracer.tui.app import DockertraceApp
-from tracer.tui.command import build, decide
 from tracer.tui.rendered_lines import RenderedLines
 from tracer.tui.source import Loaded
+from tracer.tui.start import decide
 from tracer.tui.widgets.detail_pane import DetailPane
 from tracer.tui.widgets.process_tree import ProcessTreeView
 from tracer.tui.widgets.sequence_view import SequenceRows, SequenceView

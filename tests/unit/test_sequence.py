@@ -7,13 +7,13 @@ from typing import Any
 
 import pytest
 
-from tracer.chain.fold import fold
 from tracer.chain.model import BOXES, Trace
 from tracer.chain.sequence import KNOWN_SILENT, Arrow, SequenceDiagram, sequence
 from tracer.cli.diagram import trace_of
 from tracer.events import Event
 from tracer.record.format import read_recording
 from tracer.text.pictures import missing_lines
+from tracer.text.story import fold
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
 

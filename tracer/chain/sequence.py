@@ -124,7 +124,10 @@ def sequence(trace: Trace, tree: ProcessTree | None = None) -> SequenceDiagram:
         unknown=tuple(sorted(unknown.items())),
         has_run=any(ev.kind == "http.request" for ev in events),
         has_kernel=has_kernel,
-        missing_steps=tuple((s.number, s.reason) for s in trace.steps if s.status == "missing"),
+        # the trace's own words for why, when it was worded (tracer.text.story), else its code
+        missing_steps=tuple(
+            (s.number, s.reason or s.why) for s in trace.steps if s.status == "missing"
+        ),
         names=names,
     )
 

@@ -6,11 +6,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from tracer.chain.fold import fold
 from tracer.chain.model import STEP_TITLES, Step, Trace
 from tracer.events import Event
 from tracer.record.format import RecordingError, read_recording
 from tracer.text.describe import printable
+from tracer.text.story import fold
 
 FORMATS = ("mermaid", "svg", "tree")  # tracer.pictures.render.FORMATS, known without its imports
 
