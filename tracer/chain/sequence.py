@@ -114,7 +114,7 @@ def sequence(trace: Trace, tree: ProcessTree | None = None) -> SequenceDiagram:
             label(m.kind, evs, names),
             tuple(evs),
             _step(evs, steps),
-            steps[1].get(id(evs[0])),
+            _phase(evs, steps),
         )
         for m, evs in groups
     )
@@ -160,6 +160,14 @@ def _steps_of(trace: Trace) -> tuple[dict[int, int], dict[int, int]]:
         if begun:
             by_time[id(ev)] = begun[-1]
     return claimed, by_time
+
+
+def _phase(events: Seq[Event], steps: tuple[dict[int, int], dict[int, int]]) -> int | None:
+    """The step the run was in at the arrow's evidence (the shim's exec, not the fork before
+    it, which comes a moment before step 4 begins), else at its first event."""
+    claimed, by_time = steps
+    ev = next((e for e in events if id(e) in claimed), events[0])
+    return by_time.get(id(ev))
 
 
 def _step(events: Seq[Event], steps: tuple[dict[int, int], dict[int, int]]) -> int | None:
