@@ -1,6 +1,7 @@
 """Live: how long after the kernel (or the proxy) saw an event the app shows it, p50 and p99.
 
-Run as root: .venv/bin/python bench/tui_live_latency.py [--runs N]   (target: p99 ≤ 50 ms)
+Run as root: .venv/bin/python bench/tui_live_latency.py [--runs N] [--view chain|sequence|tree]
+(target: p99 ≤ 50 ms; --view: the picture on screen while the run is drawn, the chain by default)
 Baseline in the same run: the same `docker run` in a bare LiveSession, measured at its sink
 (the latency of the probes and the proxy themselves, before any screen). The app runs its
 session in a child process (tracer.sources.live_child) and reads its events from a pipe, so the
@@ -122,12 +123,17 @@ class Measured(DockertraceApp):
         return sum((ev.time_ns, ev.kind, ev.pid) not in drawn for ev in self.loaded.trace.events)
 
 
-async def through_app() -> tuple[list[float], list[float], int, int]:
+VIEW_KEYS = {"chain": "", "sequence": "s", "tree": "T"}
+
+
+async def through_app(view: str = "chain") -> tuple[list[float], list[float], int, int]:
     app = Measured(Loaded(empty_trace()), mode="live", live_reason=None, animate=False)
     app.latencies, app.inboxes, app._waiting, app._unpainted = [], set(), [], []
     app._drawn = []
     app.prompt, app.late = [], set()
     async with app.run_test(size=(120, 40)) as pilot:
+        if VIEW_KEYS[view]:
+            await pilot.press(VIEW_KEYS[view])
         await pilot.press("g")
         for _ in range(600):
             await pilot.pause(0.1)
@@ -142,6 +148,7 @@ def main() -> int:
         return 2
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--view", choices=tuple(VIEW_KEYS), default="chain")
     args = ap.parse_args()
     image = demo_image()
     base: list[float] = []
@@ -150,13 +157,13 @@ def main() -> int:
     never = others = late = 0
     for _ in range(args.runs):
         base += baseline(image)
-        latencies, at_once, missed, not_run = asyncio.run(through_app())
+        latencies, at_once, missed, not_run = asyncio.run(through_app(args.view))
         shown += latencies
         prompt += at_once
         late += len(latencies) - len(at_once)
         never += missed
         others += not_run
-    print(f"{args.runs} runs of docker run --rm {image} echo hi; latency in ms")
+    print(f"{args.runs} runs of docker run --rm {image} echo hi, {args.view} view; latency in ms")
     print(f"{'':<36}{'events':>8}{'p50':>9}{'p99':>9}")
     for name, values in (
         ("baseline: at the session's sink", base),

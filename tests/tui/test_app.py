@@ -198,10 +198,16 @@ async def test_export_writes_a_recording_and_a_screenshot(
         await pilot.press("e")
         notice = app.query_one(Banner).notice
     jsonl = next(tmp_path.glob("*.jsonl"))
-    svg = next(tmp_path.glob("*.svg"))
-    assert str(jsonl) in notice and str(svg) in notice
+    svg = jsonl.with_suffix(".svg")
+    assert str(jsonl) in notice and str(svg) in notice and "3 pictures" in notice
     assert len(read_recording(jsonl).events) == len(run_events())
     assert svg.read_text().lstrip().startswith("<svg")
+    # the pictures beside them: the sequence as Mermaid and SVG, the process tree
+    stem = jsonl.with_suffix("")
+    mermaid = Path(f"{stem}-sequence.mmd").read_text()
+    assert mermaid.startswith("sequenceDiagram\n") and "cli->>dockerd: POST " in mermaid
+    assert Path(f"{stem}-sequence.svg").read_text().startswith("<svg")
+    assert "runc:[2:INIT]" in Path(f"{stem}-tree.txt").read_text()
 
 
 async def test_open_reads_a_recording_and_reports_a_bad_one(

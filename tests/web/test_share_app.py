@@ -1,4 +1,4 @@
-"""The app's share (`tui --share`, key s): the room's page serves what the app shows."""
+"""The app's share (`tui --share`, key S): the room's page serves what the app shows."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ async def test_the_apps_recording_is_the_rooms_and_s_says_where() -> None:
         assert url.startswith("http://127.0.0.1:")
         async with httpx.AsyncClient() as client:
             messages = await read_sse(client, url, lambda m: any(k == "view" for k, _, _ in m))
-        await pilot.press("s")  # sharing already: it says where
+        await pilot.press("S")  # sharing already: it says where
         await pilot.pause()
     assert app.share is None  # stopped with the app
     runs = [json.loads(d) for k, _, d in messages if k == "run"]
@@ -35,6 +35,6 @@ async def test_the_apps_recording_is_the_rooms_and_s_says_where() -> None:
 async def test_without_a_way_to_open_the_page_s_says_so() -> None:
     app = DockertraceApp(load(BUNDLED), mode="replay", animate=False, autoplay=False)
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.press("s")
+        await pilot.press("S")
         await pilot.pause()
         assert app.share is None

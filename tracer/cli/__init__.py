@@ -17,6 +17,7 @@ COMMANDS: dict[str, str] = {
     "run": "tracer.cli.trace",
     "record": "tracer.cli.trace",
     "replay": "tracer.cli.trace",
+    "diagram": "tracer.cli.diagram",
     "proxy": "tracer.cli.proxy",
     "lessons": "tracer.cli.lessons",
     "lesson": "tracer.cli.lessons",

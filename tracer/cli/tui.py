@@ -37,21 +37,26 @@ def launch(
     theme: str = "dark",
     speed: float | None = None,
     share: str | None = None,
+    present: bool = False,
 ) -> int:
     try:
         start = decide(replay, why_not_live)
     except RecordingError as e:
         print(f"dockertrace tui: {e}", file=sys.stderr)
         return 2
-    app = build(start, theme, speed)
+    app = build(start, theme, speed, present=present)
     app.share_at = share  # `--share [HOST:PORT]`: the classroom page from the start
-    app.share_open = open_share  # key s
+    app.share_open = open_share  # key S
     app.run()
     return app.return_code or 0
 
 
 def build(
-    start: Start, theme: str = "dark", speed: float | None = None, app_class: Any = None
+    start: Start,
+    theme: str = "dark",
+    speed: float | None = None,
+    app_class: Any = None,
+    present: bool = False,
 ) -> DockertraceApp:
     """The app on what `decide` chose (`app_class`: a subclass, for the start-up bench)."""
     from tracer.tui.app import DockertraceApp  # lazy: textual only when the app runs, not --help
@@ -64,6 +69,7 @@ def build(
         check_live=start.check_live,
         theme=THEME_NAMES.get(theme, theme),
         speed=speed or DEFAULT_SPEED,
+        present=present,
     )
 
 
@@ -73,7 +79,7 @@ def main_job() -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    return launch(args.replay, args.theme, args.speed, args.share)
+    return launch(args.replay, args.theme, args.speed, args.share, args.present)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -88,7 +94,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         nargs="?",
         const="",
         metavar="HOST:PORT",
-        help="serve the classroom page of this session too (default 127.0.0.1:8765; s in the "
+        help="serve the classroom page of this session too (default 127.0.0.1:8765; S in the "
         "app does it later)",
+    )
+    p.add_argument(
+        "--present",
+        action="store_true",
+        help="presenter layout for a projector: the picture large, the step's story, no timeline",
     )
     p.set_defaults(func=run)

@@ -19,9 +19,10 @@ from textual.widgets import Footer
 from tracer.events import Event
 from tracer.record.format import RecordingError
 from tracer.tui import live, perf
-from tracer.tui.export import export
+from tracer.tui.export import export, export_pictures
 from tracer.tui.keys import KEYS, palette
 from tracer.tui.live_runs import LiveRun, LiveRuns, StartLive
+from tracer.tui.pictures import PictureViews
 from tracer.tui.playback import DEFAULT_SPEED, Player
 from tracer.tui.scene import BOX_LAYERS, event_steps, scene_at
 from tracer.tui.screens.prompt_dialog import PromptDialog
@@ -31,14 +32,17 @@ from tracer.tui.themes import HIGH_CONTRAST, THEMES, next_theme
 from tracer.tui.widgets.banner import Banner
 from tracer.tui.widgets.chain_view import ChainView
 from tracer.tui.widgets.detail_pane import DetailPane
+from tracer.tui.widgets.process_tree import ProcessTreeView
+from tracer.tui.widgets.sequence_view import SequenceView
 from tracer.tui.widgets.step_list import StepList
+from tracer.tui.widgets.story import StoryPane
 from tracer.tui.widgets.timeline import Timeline
 
 FPS = 30
 TRAVEL_S = 0.5  # how long the token takes along a hop at the default speed
 
 
-class DockertraceApp(LiveRuns, Sharing, App[None]):
+class DockertraceApp(LiveRuns, Sharing, PictureViews, App[None]):
     """Replays (or runs live, then replays) one `docker run` hop by hop."""
 
     CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses live elsewhere
@@ -61,6 +65,7 @@ class DockertraceApp(LiveRuns, Sharing, App[None]):
         live_reason: str | Callable[[], str | None] | None = "not checked",
         check_live: bool = False,
         start_live: StartLive = live.start_live,
+        present: bool = False,
     ) -> None:
         super().__init__()
         self.loaded = loaded
@@ -82,6 +87,7 @@ class DockertraceApp(LiveRuns, Sharing, App[None]):
         self._live_running = False  # a live run's worker is on (its events are shown)
         self._live_child: LiveRun | None = None  # the live run's process
         self.collector = perf.Collector()
+        self._present_at_start = present  # the presenter layout (`tui --present`)
 
     # -- building ------------------------------------------------------------------------------
     def run(self, *args: Any, **kwargs: Any) -> None:
@@ -107,6 +113,9 @@ class DockertraceApp(LiveRuns, Sharing, App[None]):
         self.on_resize()
         yield Banner(id="banner")
         yield ChainView(id="chain")
+        yield SequenceView(id="sequence")
+        yield ProcessTreeView(id="tree")
+        yield StoryPane(id="story")
         with Horizontal(id="panes"):
             yield StepList(self.loaded.trace, id="steps")
             with Vertical(id="right"):
@@ -121,6 +130,8 @@ class DockertraceApp(LiveRuns, Sharing, App[None]):
         self.show_loaded(self.loaded, self.mode, self.notice, paused=self.player.paused)
         if self.share_at is not None:
             self.start_share(self.share_at)
+        if self._present_at_start:
+            self.action_present()
 
     def on_resize(self) -> None:
         # a short terminal (80×24) gets a one-line notice and no rule under the chain
@@ -163,6 +174,7 @@ class DockertraceApp(LiveRuns, Sharing, App[None]):
         if scene.position < 0:
             self.query_one(DetailPane).show(None, trace)
         self.query_one(Banner).pace = self._pace()
+        self.refresh_pictures(trace, scene)
 
     def _pace(self) -> str:
         state = "▶ playing" if self.player.playing else "‖ paused"
@@ -268,8 +280,9 @@ class DockertraceApp(LiveRuns, Sharing, App[None]):
 
     def action_export(self) -> None:
         jsonl, svg = export(self, self.loaded.trace, self.loaded.header, self.export_dir)
-        self.query_one(Banner).notice = f"Exported {jsonl} and {svg}"
-        self.notify(f"{jsonl}\n{svg}", title="Exported")
+        pictures = export_pictures(self.loaded.trace, jsonl)
+        self.query_one(Banner).notice = f"Exported {jsonl}, {svg} and {len(pictures)} pictures"
+        self.notify("\n".join(map(str, [jsonl, svg, *pictures])), title="Exported")
 
     # -- panes ---------------------------------------------------------------------------------
     @on(Timeline.Chosen)

@@ -1,4 +1,4 @@
-"""Export what is on screen: the trace's events as a recording and the screen as an SVG."""
+"""Export what is on screen: the events as a recording, the screen as an SVG, the pictures."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 from textual.app import App
 
 from tracer.chain.model import Trace
+from tracer.pictures.render import FORMATS, SUFFIXES, render
 from tracer.record.format import make_header, write_recording
 
 
@@ -34,3 +35,13 @@ def export(
     write_recording(jsonl, head, trace.events)
     app.save_screenshot(filename=svg.name, path=str(svg.parent))
     return jsonl, svg
+
+
+def export_pictures(trace: Trace, recording: Path) -> list[Path]:
+    """The sequence diagram (Mermaid, SVG) and the process tree beside the recording."""
+    written = []
+    for fmt in FORMATS:
+        path = recording.with_name(recording.stem + SUFFIXES[fmt])
+        path.write_text(render(trace, fmt), encoding="utf-8")
+        written.append(path)
+    return written

@@ -26,7 +26,10 @@ KEYS: tuple[Binding, ...] = (
     Binding("g", "run_default", "Live"),
     Binding("x", "run_typed", "docker run…", show=False),
     Binding("c", "theme", "Colours", show=False),
-    Binding("s", "share", "Share", show=False),
+    Binding("S", "share", "Share", show=False),
+    Binding("s", "sequence", "Sequence", show=False),
+    Binding("T", "tree", "Process tree", show=False),
+    Binding("f", "present", "Presenter", show=False),
     Binding("question_mark", "show_help_panel", "Keys", key_display="?", show=False),
     Binding("q", "quit", "Quit"),
 )
@@ -37,11 +40,18 @@ PALETTE: tuple[tuple[str, str, str], ...] = (
     ("Replay", "Play the run again from the start", "replay"),
     ("Real time", "Play at the speed it happened", "realtime"),
     ("Open a recording", "Read a .jsonl recording", "open"),
-    ("Export", "Save the recording and an SVG screenshot", "export"),
+    ("Export", "Save the recording, an SVG screenshot and the pictures", "export"),
     ("Run live", "Trace docker run --rm IMAGE echo hi", "run_default"),
     ("Trace a docker run…", "Type any docker run", "run_typed"),
     ("Next colour theme", "dark, light, high contrast", "theme"),
     ("Share with the room", "Serve the classroom page of this session (127.0.0.1)", "share"),
+    ("Sequence diagram", "Lanes across, arrows down: the run message by message", "sequence"),
+    ("Process tree", "Who started whom: runc's stages, the shim adopting the container", "tree"),
+    (
+        "Presenter layout",
+        "For a projector: the picture large, the step's story, no timeline",
+        "present",
+    ),
 )
 
 

@@ -84,6 +84,11 @@ class Viewer:
             self._bytes += len(chunk)
         self._wake.set()
 
+    @property
+    def waiting(self) -> int:
+        """Bytes waiting for this viewer to take them."""
+        return self._bytes
+
     def close(self) -> None:
         self.closed = True
         self._wake.set()

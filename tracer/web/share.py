@@ -133,6 +133,6 @@ class Share:
 
 
 def open_share(listen: str = "") -> Share:
-    """A started share on HOST:PORT ("": the default): what the app's key s opens."""
+    """A started share on HOST:PORT ("": the default): what the app's key S opens."""
     host, port = parse_listen(listen or DEFAULT_LISTEN)
     return Share(host, port).start()

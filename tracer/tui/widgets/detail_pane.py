@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import shlex
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from rich.console import Group, RenderableType
@@ -165,4 +165,19 @@ class DetailPane(RenderedLines):
         self._scheduled = False
         ev = self.event
         self.set_block(0, event_view(ev, self._trace) if ev else NO_EVENT)
+        self.scroll_to(y=0, animate=False, immediate=True)
+
+    def show_group(self, title: str, events: Sequence[Event], trace: Trace | None) -> None:
+        """An arrow of the sequence view: every event folded into it, the first one in full."""
+        if not events:
+            return
+        self.event, self._trace = events[0], trace
+        start = trace.start_ns if trace else events[0].time_ns
+        listed = Text()
+        for ev in events[:40]:
+            listed.append(f"+{(ev.time_ns - start) / 1e6:8.3f} ms  {ev.pid:>6}  {describe(ev)}\n")
+        if len(events) > 40:
+            listed.append(f"… and {len(events) - 40} more\n", "dim")
+        head = Text(f"{title} ({len(events)} event{'s' if len(events) > 1 else ''})", "bold")
+        self.set_block(0, Group(head, listed, event_view(events[0], trace)))
         self.scroll_to(y=0, animate=False, immediate=True)
