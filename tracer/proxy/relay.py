@@ -331,34 +331,52 @@ class Relay:
     def splice_rest(self, src: socket.socket, dst: socket.socket) -> str | None:
         """Relay the rest of a bulk daemon->client direction through a pipe (splice: the bytes
         never enter Python); the recorder's copy is a tee of that pipe, spliced into the
-        channel after the bytes went on. Returns the error that ended it ("" at EOF), or None
-        if splicing is not possible here (the caller goes on with recv/send)."""
+        channel after the bytes went on, one item per burst (until the daemon pauses, or the
+        copy pipe is full): fewer calls here and fewer items for the recorder. Returns the
+        error that ended it ("" at EOF), or None if splicing is not possible here (the caller
+        goes on with recv/send)."""
         pipes = _pipes()
         if pipes is None:
             return None
         (pipe_r, pipe_w), (copy_r, copy_w), size = pipes
         s, d = src.fileno(), dst.fileno()
+        put = self.fwd.put_spliced
+        held, t_held = 0, 0  # bytes teed into the copy pipe, not yet put; the first one's time
         try:
             while True:
                 try:
-                    n = os.splice(s, pipe_w, size)
+                    try:  # more already waiting? (non-blocking: never waits for the daemon)
+                        n = os.splice(s, pipe_w, size, flags=os.SPLICE_F_NONBLOCK)
+                    except BlockingIOError:  # a pause: the copies so far go to the recorder
+                        if held:
+                            put(DAEMON, self.conn, copy_r, held, t_held)
+                            held = 0
+                        n = os.splice(s, pipe_w, size)
                 except OSError as e:
                     return f"daemon read: {e.strerror or e}"
                 if not n:
                     return ""
                 t = clock()
+                if held + n > size:  # no room left in the copy pipe for this chunk's tee
+                    put(DAEMON, self.conn, copy_r, held, t_held)
+                    held = 0
                 copied = TEE(pipe_r, copy_w, n, 0) if TEE is not None else -1
-                if copied != n:  # never seen (the copy pipe is empty and as big): back to recv
+                if copied != n:  # never seen (the copy pipe has room): back to recv
+                    if held:
+                        put(DAEMON, self.conn, copy_r, held, t_held)
+                        held = 0
                     self.unsplice(pipe_r, copy_r, n, max(copied, 0), dst, t)
                     return None
+                t_held = t if not held else t_held
+                held += n
                 try:
                     while n:
                         n -= os.splice(pipe_r, d, n)
                 except OSError as e:
                     return f"client write: {e.strerror or e}"
-                finally:
-                    self.fwd.put_spliced(DAEMON, self.conn, copy_r, copied, t)
         finally:
+            if held:  # every forwarded byte's copy reaches the recorder
+                put(DAEMON, self.conn, copy_r, held, t_held)
             for fd in (pipe_r, pipe_w, copy_r, copy_w):
                 os.close(fd)
 
