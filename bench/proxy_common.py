@@ -90,9 +90,14 @@ class ProxyProcess:
 
 
 @contextlib.contextmanager
-def recording_proxy(directory: str) -> Iterator[ProxyProcess]:
-    path = os.path.join(directory, "proxy", "docker.sock")
-    recording = os.path.join(directory, "recording.jsonl")
+def recording_proxy(
+    directory: str, root: Path = ROOT, name: str = "proxy", priority: str = ""
+) -> Iterator[ProxyProcess]:
+    """The recording proxy of the checkout at `root` (default: this one; bench --also runs
+    another checkout's beside it, e.g. main's, as a baseline in the same run), its recorder
+    at `priority` (default: the command's own default)."""
+    path = os.path.join(directory, name, "docker.sock")
+    recording = os.path.join(directory, f"{name}.jsonl")
     argv = [
         sys.executable,
         "-m",
@@ -104,8 +109,9 @@ def recording_proxy(directory: str) -> Iterator[ProxyProcess]:
         f"unix://{path}",
         "--upstream",
         f"unix://{DEFAULT_SOCKET}",
+        *(["--recorder-priority", priority] if priority else []),
     ]
-    proc = subprocess.Popen(argv, cwd=ROOT, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(argv, cwd=root, stderr=subprocess.DEVNULL)
     try:
         for _ in range(500):
             if try_connect(path)[0] == "ok":
@@ -117,6 +123,32 @@ def recording_proxy(directory: str) -> Iterator[ProxyProcess]:
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(10)
+
+
+@contextlib.contextmanager
+def relays(
+    also: Path | None = None, priorities: str = ""
+) -> Iterator[tuple[SocatProcess, dict[str, ProxyProcess]]]:
+    """socat and the recording proxies a run compares: this checkout's ("dockertrace"),
+    another checkout's ("also"), one per recorder priority asked for."""
+    with contextlib.ExitStack() as stack:
+        d = stack.enter_context(workdir())
+        socat = stack.enter_context(socat_relay(d))
+        proxies = {"dockertrace": stack.enter_context(recording_proxy(d))}
+        if also:
+            proxies["also"] = stack.enter_context(recording_proxy(d, also, "also"))
+        for prio in filter(None, priorities.split(",")):
+            proxies[prio] = stack.enter_context(recording_proxy(d, name=prio, priority=prio))
+        yield socat, proxies
+
+
+def label(name: str, also: Path | None) -> str:
+    """A path's name in the tables."""
+    if name == "also":
+        return f"{also} (recording)"
+    if name in ("idle", "low", "normal"):
+        return f"dockertrace, recorder {name}"
+    return {"direct": "direct", "socat": "socat -t 30"}.get(name, f"{name} (recording)")
 
 
 @contextlib.contextmanager
@@ -145,9 +177,15 @@ def demo_image() -> str:
     raise SystemExit("no demo image: run `bash tracer/setup.sh env`")
 
 
-def table(rows: list[tuple[str, str, str, str]]) -> str:
-    head = ("path", "measured", "ratio", "target")
-    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(4)]
+def load() -> str:
+    """The load average now, for every printed measurement (the machine is shared)."""
+    one, five, _ = os.getloadavg()
+    return f"load average {one:.2f} (5 min {five:.2f}) on {os.cpu_count()} CPUs"
+
+
+def table(rows: list[tuple[str, ...]], head: tuple[str, ...] = ()) -> str:
+    head = head or ("path", "measured", "ratio", "target")
+    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in [head, *rows]]
     return "\n".join(lines)
 

@@ -14,7 +14,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from proxy_common import demo_image, recording_proxy, socat_relay, table, workdir
+from proxy_common import ProxyProcess, SocatProcess, demo_image, label, load, relays, table
 
 from tracer.endpoint import DEFAULT_SOCKET
 
@@ -45,46 +45,78 @@ def timed_stream(image: str, host: str, mib: int) -> float:
     return time.perf_counter() - start
 
 
+def measure(
+    image: str, mib: int, rounds: int, socat: SocatProcess, proxies: dict[str, ProxyProcess]
+) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """MiB/s of each path per round, and CPU seconds: socat's, each proxy's (recorder, relay)."""
+    hosts = [("direct", DEFAULT_SOCKET), ("socat", socat.path)]
+    hosts += [(name, p.path) for name, p in proxies.items()]
+    rate: dict[str, list[float]] = {name: [] for name, _ in hosts}
+    cpu = {name: [0.0, 0.0] for name in ["socat", *proxies]}
+    for r in range(rounds):  # order rotated: drift hits every path alike
+        k = r % len(hosts)
+        for name, path in hosts[k:] + hosts[:k]:
+            before = proxies[name].cpu() if name in proxies else (socat.cpu(), 0.0)
+            rate[name].append(mib / timed_stream(image, f"unix://{path}", mib))
+            time.sleep(0.5)  # the recorder's last copies
+            after = proxies[name].cpu() if name in proxies else (socat.cpu(), 0.0)
+            if name != "direct":
+                for i in range(2):
+                    cpu[name][i] += after[i] - before[i]
+    return rate, cpu
+
+
+def report(
+    args: argparse.Namespace, rate: dict[str, list[float]], cpu: dict[str, list[float]]
+) -> None:
+    gib = args.mib * args.rounds / 1024  # per path
+
+    def ratio(a: str, b: str) -> float:  # median of the per-round ratios
+        return statistics.median(x / y for x, y in zip(rate[a], rate[b], strict=True))
+
+    rows: list[tuple[str, ...]] = []
+    for name in rate:
+        if name == "direct":
+            split = ""
+        elif name == "socat":
+            split = f"{cpu['socat'][0] / gib:.2f}"
+        else:
+            split = f"{cpu[name][1] / gib:.2f} + {cpu[name][0] / gib:.2f}"
+        to_socat = "" if name == "direct" else f"{ratio(name, 'socat'):.2f}"
+        median = f"{statistics.median(rate[name]):.0f} MiB/s"
+        rows.append(
+            (label(name, args.also), median, f"{ratio(name, 'direct'):.2f}", to_socat, split)
+        )
+    print(f"{args.mib} MiB of container stdout via docker run, {args.rounds} rounds, interleaved")
+    head = ("path", "median", "÷ direct", "÷ socat", "CPU s/GiB (relay + recorder)")
+    print(table(rows, head))
+    print("target: dockertrace ÷ socat ≥ 1.00; peak RSS ≤ 60 MB")
+    dt, so = (statistics.median(rate[k]) for k in ("dockertrace", "socat"))
+    print(f"RESULT stream_mibs_vs_socat {dt:.1f} {so:.1f} ratio>=1.00")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--mib", type=int, default=1024, help="MiB of stdout per run (default 1 GiB)")
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument(
+        "--also", type=Path, help="another checkout whose proxy is measured too (e.g. main's)"
+    )
     args = ap.parse_args()
     image = demo_image()
-    times: dict[str, list[float]] = {"direct": [], "socat": [], "dockertrace": []}
-    with workdir() as d, socat_relay(d) as socat, recording_proxy(d) as proxy:
-        hosts = {"direct": DEFAULT_SOCKET, "socat": socat.path, "dockertrace": proxy.path}
-        for _ in range(args.rounds):
-            for name, path in hosts.items():
-                times[name].append(timed_stream(image, f"unix://{path}", args.mib))
-        rss = proxy.peak_rss_mb()
-        time.sleep(0.5)
-        events = proxy.events()
-    rate = {k: args.mib / statistics.median(v) for k, v in times.items()}
-    print(f"{args.mib} MiB of container stdout via docker run, median of {args.rounds} rounds")
-    print(
-        table(
-            [
-                ("direct", f"{rate['direct']:.0f} MiB/s", "1.00", ""),
-                (
-                    "socat -t 30",
-                    f"{rate['socat']:.0f} MiB/s",
-                    f"{rate['socat'] / rate['direct']:.2f}",
-                    "",
-                ),
-                (
-                    "dockertrace (recording)",
-                    f"{rate['dockertrace']:.0f} MiB/s",
-                    f"{rate['dockertrace'] / rate['direct']:.2f}",
-                    "",
-                ),
-            ]
-        )
-    )
-    print(
-        f"dockertrace / socat throughput: {rate['dockertrace'] / rate['socat']:.2f} (target ≥ 0.8)"
-    )
-    print(f"proxy peak RSS {rss:.0f} MB (target ≤ 60); events recorded: {events}")
+    print(f"start: {load()}")
+    with relays(args.also) as (socat, proxies):
+        rate, cpu = measure(image, args.mib, args.rounds, socat, proxies)
+        rss = {n: p.peak_rss_mb() for n, p in proxies.items()}
+        summary = [
+            f"{n}: peak RSS {rss[n]:.0f} MB; events recorded {p.events()}"
+            for n, p in proxies.items()
+        ]
+        end_load = load()
+    report(args, rate, cpu)
+    print("\n".join(summary))
+    print(f"RESULT stream_peak_rss_mb {rss['dockertrace']:.1f} - <=60")
+    print(f"end: {end_load}")
     return 0
 
 

@@ -28,8 +28,18 @@ _FIELD_IN_TEXT = re.compile(
 )
 
 
-def headers(pairs: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
-    """h11 header pairs as a dict (repeated names joined by ", "), secrets replaced."""
+SECRET_HEADER_BYTES = frozenset(n.encode() for n in SECRET_HEADERS)
+
+
+def headers(pairs: Iterable[tuple[bytes, bytes]], lower: Iterable[bytes] = ()) -> dict[str, str]:
+    """h11 header pairs as a dict (repeated names joined by ", "), secrets replaced. `lower`,
+    when given, is the set of lower-case names the caller already has: if none is secret and
+    none repeats (the usual case), the pairs are only decoded."""
+    if lower:
+        pairs = list(pairs)
+        names = set(lower)
+        if len(names) == len(pairs) and names.isdisjoint(SECRET_HEADER_BYTES):
+            return {n.decode("latin-1"): v.decode("latin-1") for n, v in pairs}
     out: dict[str, str] = {}
     for raw_name, raw_value in pairs:
         name = raw_name.decode("latin-1")
@@ -100,6 +110,8 @@ def argv(args: Iterable[str]) -> list[str]:
 
 def text(s: str) -> str:
     """Redact JSON-looking text that could not be parsed (a bounded excerpt of a large body)."""
+    if '"' not in s:  # both patterns start at a quote: nothing here can match
+        return s
     s = _ENV_IN_TEXT.sub(
         lambda m: f'"{m[1]}={REDACTED}{m[3]}' if SECRET_NAME.search(m[1]) else m[0], s
     )

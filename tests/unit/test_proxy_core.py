@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from tracer.events import Event
 from tracer.proxy.core import ConnectionCore, Peer
 from tracer.proxy.frames import FrameDecoder
+from tracer.proxy.memo import REQUESTS, RESPONSES
 
 PING = b"GET /v1.41/_ping HTTP/1.1\r\nHost: docker\r\n\r\n"
 PONG = b"HTTP/1.1 200 OK\r\nApi-Version: 1.41\r\nContent-Length: 2\r\n\r\nOK"
@@ -265,3 +266,34 @@ def test_the_response_copy_may_arrive_before_the_request_copy() -> None:
     assert [(f["stream"], f["excerpt"]) for f in of(events, "stream.frame")] == [
         ("stdout", "early")
     ]
+
+
+def test_a_response_parsed_late_keeps_the_daemons_times() -> None:
+    """When the response's copy comes before its request's, the response is parsed when the
+    request comes; its last byte is still the daemon's time, never the request's."""
+    events = run([("d", PONG[:10]), ("d", PONG[10:]), ("c", PING)])
+    resp = of(events, "http.response")[0]
+    assert (resp["first_byte_ns"], resp["last_byte_ns"]) == (1, 2)
+    assert of(events, "http.request")[0]["seq"] == 1
+
+
+def test_remembered_parses_give_the_same_events_as_parsing_again() -> None:
+    """Byte-identical messages reuse h11's first parse (memo.py): the events must be those a
+    fresh parse gives, for repeated, pipelined and split conversations alike."""
+    conversations = [
+        [("c", PING), ("d", PONG)] * 4,
+        [("c", PING * 2), ("d", PONG * 2)] * 3,  # a chunk's second message is never remembered
+        [("d", PONG), ("c", PING)] * 3,  # the answer's copy first
+        [("c", PING), ("d", PONG), ("c", CREATE), ("d", CREATED)] * 2,
+        [("c", ATTACH), ("d", UPGRADED + frame(1, b"x"))],
+        [("c", PING), ("d", PONG[:9]), ("d", PONG[9:])] * 2,
+    ]
+    for steps in conversations:
+        REQUESTS.clear()
+        RESPONSES.clear()
+        cold = untimed(run(steps))
+        warm = untimed(run(steps))
+        assert cold == warm, steps
+        assert len(of(run(steps), "http.response")) == sum(
+            d.count(b"HTTP/1.1 ") for s, d in steps if s == "d"
+        ), steps

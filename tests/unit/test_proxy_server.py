@@ -209,3 +209,69 @@ def test_the_proxy_refuses_to_forward_to_itself(listen_dir: Path) -> None:
     own = f"unix://{listen_dir}/d.sock"
     with pytest.raises(ProxyError, match="proxy's own socket"):
         Proxy(listen=own, upstream=own)
+
+
+def test_a_bulk_hijacked_stream_is_spliced_byte_for_byte_and_every_frame_recorded(
+    listen_dir: Path,
+) -> None:
+    """32 MiB of multiplexed output after a 101: far past SPLICE_AFTER, so the daemon->client
+    direction goes through splice(2) and tee(2). The client gets every byte unchanged, the
+    record counts every frame's bytes, and stdin typed after the upgrade still arrives."""
+    path = str(listen_dir.parent / "bulk.sock")
+    srv = socket.socket(socket.AF_UNIX)
+    srv.bind(path)
+    srv.listen(1)
+    payload = bytes(range(256)) * 4096  # 1 MiB per frame, not all zeros
+    frames = 32
+    stream = b"".join(
+        bytes([1 + i % 2, 0, 0, 0]) + len(payload).to_bytes(4, "big") + payload
+        for i in range(frames)
+    )
+    got_stdin: list[bytes] = []
+
+    def serve() -> None:
+        conn, _ = srv.accept()
+        conn.recv(65536)  # the attach request
+        conn.sendall(
+            b"HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.raw-stream"
+            b"\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n"
+        )
+        conn.sendall(stream)
+        got_stdin.append(conn.recv(100))
+        conn.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    events: list[Event] = []
+    with Proxy(
+        listen=f"unix://{listen_dir}/d.sock", upstream=f"unix://{path}", sink=events.append
+    ) as p:
+        c = socket.socket(socket.AF_UNIX)
+        c.connect(p.address.removeprefix("unix://"))
+        c.sendall(
+            b"POST /v1.41/containers/abc/attach?stream=1&stdout=1 HTTP/1.1\r\nHost: d\r\n"
+            b"Connection: Upgrade\r\nUpgrade: tcp\r\n\r\n"
+        )
+        received = bytearray()
+        while len(received) < len(stream) or b"\r\n\r\n" not in received[:200]:
+            head_end = received.find(b"\r\n\r\n")
+            if head_end >= 0 and len(received) - head_end - 4 >= len(stream):
+                break
+            chunk = c.recv(1 << 20)
+            assert chunk, "the proxy closed early"
+            received += chunk
+        c.sendall(b"typed")
+        while chunk := c.recv(65536):
+            received += chunk
+        c.close()
+        wait_for(lambda: any(e.kind == "conn.close" for e in events), timeout=20)
+    srv.close()
+    body = bytes(received[received.find(b"\r\n\r\n") + 4 :])
+    assert body == stream
+    assert got_stdin == [b"typed"]
+    sizes: dict[str, int] = {}
+    for e in events:
+        if e.kind == "stream.frame":
+            sizes[e.detail["stream"]] = sizes.get(e.detail["stream"], 0) + e.detail["size"]
+    assert sizes == {"stdout": 16 * len(payload), "stderr": 16 * len(payload), "stdin": 5}
+    closed = next(e for e in events if e.kind == "conn.close")
+    assert closed.detail["bytes_out"] == len(received)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import queue
 import re
 import signal
@@ -132,7 +133,7 @@ def run(args: argparse.Namespace) -> int:
     proxy = Proxy(
         listen=args.listen,
         upstream=upstream,
-        sink=_fan_out(*sinks),
+        sink=sinks[0] if len(sinks) == 1 else _fan_out(*sinks),
         tls=tls,
         recorder_priority=args.recorder_priority,
     )
@@ -142,6 +143,10 @@ def run(args: argparse.Namespace) -> int:
         stop.set()
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    # What start-up made lives as long as this process: frozen, it is left out of the
+    # collector's full passes, which the recorder's allocations set off every few hundred
+    # exchanges (a quarter of the recorder's instructions per /_ping: bench/proxy.md).
+    gc.freeze()
     try:
         proxy.start()
     except ProxyError as e:

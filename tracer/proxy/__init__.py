@@ -7,13 +7,17 @@
 
 Pieces (each module's docstring says more):
 - server.py   the Proxy object: binds safely (listen.py), starts the forwarding process,
-              records the copies it streams back, calls the sink.
+              records the copies it streams back (read in batches), calls the sink.
 - relay.py    the forwarding process: blocking threads, one per direction; bytes are written
-              on before their copy is made; half-closes passed on; nothing times out.
-- core.py     sans-I/O: one connection's bytes in, events out (h11 does the parsing);
-              exchange.py (a request and its answer), frames.py (stdout/stderr framing),
-              ttybook.py (which containers have a TTY), redact.py (secrets), peer.py.
-- command.py  `dockertrace proxy`.
+              on before their copy is made (bulk output spliced, its copy a tee); half-closes
+              passed on; nothing times out.
+- core.py     sans-I/O: one connection's bytes in, events out; its first bytes choose what
+              follows it: http1.py (HTTP/1.1, h11 parses; memo.py remembers repeated
+              messages' parses), rawpipe.py (an upgraded stream: frames.py decodes its
+              stdout/stderr), h2pass.py (HTTP/2, counted); exchange.py (a request and its
+              answer), ttybook.py (which containers have a TTY), peer.py; secrets are
+              redacted by tracer/redact.py.
+- tracer/cli/proxy.py  `dockertrace proxy`.
 
 Behaviour a learner can rely on:
 - What the client sees is what the daemon sent: no byte added, dropped or changed, no timeout

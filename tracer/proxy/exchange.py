@@ -87,6 +87,8 @@ class Exchange:
     upgrade: str = ""  # the protocol the client asked to switch to ("tcp", "h2c")
     request_content_type: str = ""
     mirror: list[tuple[bytes, bytes]] = field(default_factory=list)  # headers for the h11 twin
+    wire_method: bytes = b""  # the method as sent, for the twin
+    mirror_key: tuple[bytes, ...] = ()  # the method and mirror headers: how a response parses
     request_body: Body = field(default_factory=Body)
     request_json: Any = None
     status: int | None = None
@@ -95,6 +97,7 @@ class Exchange:
     t_first: int = 0
     t_last: int = 0
     streaming: bool = False
+    sized: bool = False  # the response has a Content-Length
     response_body: Body = field(default_factory=Body)
     frames: FrameDecoder | None = None  # multiplexed log frames in a streamed body
     frames_decided: bool = True  # False: decide from the first bytes (TTY not known)

@@ -10,7 +10,7 @@ HEADER = struct.Struct(">BxxxI")
 Piece = tuple[str, int, bytes]  # (stream name, payload size, its first bytes)
 
 
-def looks_multiplexed(data: bytes) -> bool:
+def looks_multiplexed(data: bytes | memoryview) -> bool:
     """Whether bytes start like a frame header (id 0-3, then three zero bytes). Used only when
     the proxy has not seen whether the container has a TTY."""
     return len(data) >= 4 and data[0] in STREAM_NAMES and data[1:4] == b"\0\0\0"
@@ -29,7 +29,8 @@ class FrameDecoder:
         self._left = 0  # payload bytes of the current frame still to come
         self.broken = False  # a header that cannot be one: the rest is passed on as raw
 
-    def feed(self, data: bytes) -> list[Piece]:
+    def feed(self, data: bytes | memoryview) -> list[Piece]:
+        """Pieces of `data` (bytes, or a view that is only read during the call)."""
         out: list[Piece] = []
         pos, n = 0, len(data)
         while pos < n:
@@ -63,13 +64,15 @@ class FrameDecoder:
         """A frame is cut in the middle (at a stream's end this means bytes were lost)."""
         return bool(self._header) or self._left > 0
 
-    def _add(self, out: list[Piece], stream: str, data: bytes, start: int, end: int) -> None:
+    def _add(
+        self, out: list[Piece], stream: str, data: bytes | memoryview, start: int, end: int
+    ) -> None:
         if end <= start:
             return
         if out and out[-1][0] == stream:
             _, size, head = out[-1]
             if len(head) < self.keep:
-                head += data[start : min(end, start + self.keep - len(head))]
+                head += data[start : min(end, start + self.keep - len(head))]  # bytes += view
             out[-1] = (stream, size + end - start, head)
         else:
-            out.append((stream, end - start, data[start : min(end, start + self.keep)]))
+            out.append((stream, end - start, bytes(data[start : min(end, start + self.keep)])))

@@ -23,8 +23,21 @@ class Emit(Protocol):
     def __call__(self, kind: str, t: int, layer: Layer = "cli", **detail: Any) -> None: ...
 
 
+class Follower(Protocol):
+    """What follows a connection that is no longer HTTP/1.1 (an upgraded raw pipe, HTTP/2):
+    the core hands it every chunk of either direction, then the close."""
+
+    def data(self, emit: Emit, direction: str, data: bytes | memoryview, t: int) -> None: ...
+
+    def flush(self, emit: Emit) -> None:
+        """Emit what is held back to be merged with what follows (the recorder calls this at
+        the end of each batch it reads)."""
+
+    def close(self, emit: Emit, t: int) -> None: ...
+
+
 def emit_frame(
-    emit: Emit, seq: int, direction: str, stream: str, size: int, head: bytes, t: int
+    emit: Emit, seq: int, direction: str, stream: str, size: int, head: bytes | memoryview, t: int
 ) -> None:
     emit(
         "stream.frame",
@@ -34,7 +47,7 @@ def emit_frame(
         direction=direction,
         stream=stream,
         size=size,
-        excerpt=text(head, FRAME_EXCERPT),
+        excerpt=text(bytes(head[:FRAME_EXCERPT])),
     )
 
 
@@ -48,6 +61,9 @@ class RawPipe:
     t_upgrade: int
     frames: FrameDecoder
     announced: bool = False
+    # The daemon's last piece (stream, size, first bytes, time), held until the stream changes
+    # or the batch ends: a fast stream becomes one event per batch, not one per read.
+    held: tuple[str, int, bytes, int] | None = None
 
     def announce(self, emit: Emit, tty: bool) -> None:
         self.tty, self.announced = tty, True
@@ -60,14 +76,35 @@ class RawPipe:
             tty=tty,
         )
 
-    def data(self, emit: Emit, direction: str, data: bytes, t: int) -> None:
+    def close(self, emit: Emit, t: int) -> None:
+        self.flush(emit)
+        if not self.announced:  # the daemon never sent a byte: nothing says it was multiplexed
+            self.announce(emit, tty=False)
+
+    def flush(self, emit: Emit) -> None:
+        if self.held is not None:
+            stream, size, head, t = self.held
+            self.held = None
+            emit_frame(emit, self.seq, D2C, stream, size, head, t)
+
+    def data(self, emit: Emit, direction: str, data: bytes | memoryview, t: int) -> None:
         if direction == C2D:
+            self.flush(emit)  # the record keeps the order in which the two sides spoke
             emit_frame(emit, self.seq, C2D, "stdin", len(data), data[:FRAME_EXCERPT], t)
             return
         if not self.announced:
             self.announce(emit, tty=not looks_multiplexed(data))
         if self.tty:
-            emit_frame(emit, self.seq, D2C, "raw", len(data), data[:FRAME_EXCERPT], t)
+            self._hold(emit, "raw", len(data), bytes(data[:FRAME_EXCERPT]), t)
         else:
             for stream, size, head in self.frames.feed(data):
-                emit_frame(emit, self.seq, D2C, stream, size, head, t)
+                self._hold(emit, stream, size, head, t)
+
+    def _hold(self, emit: Emit, stream: str, size: int, head: bytes, t: int) -> None:
+        held = self.held
+        if held is not None and held[0] == stream:  # more of the same: one event for both
+            keep = held[2] + head[: FRAME_EXCERPT - len(held[2])]
+            self.held = (stream, held[1] + size, keep, held[3])
+            return
+        self.flush(emit)
+        self.held = (stream, size, head, t)

@@ -9,6 +9,11 @@ either way). A direction that ends is passed on with shutdown(SHUT_WR); the othe
 until it ends too. Nothing times out. If the recorder falls a channel buffer behind, the next
 read waits: memory stays bounded and no copy is dropped.
 
+Bulk daemon->client bytes (a read of SPLICE_AFTER or more: a container's output, a big log)
+switch that direction to splice(2): socket -> pipe -> client socket inside the kernel, the
+recorder's copy a tee(2) of the pipe spliced into the channel, so no byte is copied through
+Python (bench/proxy.md). Small messages keep recv/send: fewer system calls per exchange.
+
 Run by tracer.proxy.server:
     python -m tracer.proxy.relay LISTEN_FD CHANNEL_FD UPSTREAM [TLS_CERT TLS_KEY TLS_CA]
 """
@@ -16,6 +21,9 @@ Run by tracer.proxy.server:
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import fcntl
+import gc
 import itertools
 import os
 import select
@@ -26,13 +34,20 @@ import struct
 import sys
 import threading
 import time
+from collections.abc import Callable
+from typing import cast
 
 CHUNK = 256 * 1024
 CHANNEL_BUFFER = 4 * 1024 * 1024  # copies the recorder may fall behind by before relays wait
+SPLICE_AFTER = 16 * 1024  # a read this big means bulk data: that direction goes to splice(2)
+PIPE_SIZE = 1024 * 1024  # per splicing direction (two pipes), kernel memory, not ours
+F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
+F_GETPIPE_SZ = getattr(fcntl, "F_GETPIPE_SZ", 1032)
 # A framed item on the channel: kind, connection id, CLOCK_MONOTONIC ns, payload size.
 ITEM = struct.Struct("<BIQI")
 SO_SNDBUFFORCE = getattr(socket, "SO_SNDBUFFORCE", 32)
 UCRED = struct.Struct("3i")  # SO_PEERCRED: pid, uid, gid
+MAX_CMDLINE = 64 * 1024  # of a peer's /proc cmdline: no item is bigger than PIPE_SIZE
 
 
 def peer_proc(creds: bytes) -> bytes:
@@ -44,7 +59,7 @@ def peer_proc(creds: bytes) -> bytes:
         with open(f"/proc/{pid}/comm", "rb") as f:
             comm = f.read().rstrip(b"\n")
         with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return comm + b"\n" + f.read()
+            return comm + b"\n" + f.read(MAX_CMDLINE)
     except OSError:
         return b""
 
@@ -54,6 +69,22 @@ OPEN, CLIENT, DAEMON, CLIENT_EOF, DAEMON_EOF, UNREACHABLE, CLOSE = range(1, 8)
 
 def clock() -> int:
     return time.clock_gettime_ns(time.CLOCK_MONOTONIC)
+
+
+def _load_tee() -> Callable[[int, int, int, int], int] | None:
+    """tee(2) from libc (Python has os.splice but no os.tee); None where there is none."""
+    if not hasattr(os, "splice"):
+        return None
+    try:
+        tee = ctypes.CDLL(None, use_errno=True).tee  # a CDLL call releases the GIL
+    except (OSError, AttributeError):
+        return None
+    tee.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_size_t, ctypes.c_uint]
+    tee.restype = ctypes.c_ssize_t
+    return cast(Callable[[int, int, int, int], int], tee)
+
+
+TEE = _load_tee()
 
 
 def address(url: str) -> tuple[socket.AddressFamily, str | tuple[str, int]]:
@@ -119,9 +150,24 @@ class Forwarder:
         head = ITEM.pack(kind, conn, t or clock(), len(payload))
         try:
             with self.send_lock:
-                send_buffers(self.channel, [head, payload])
+                sent = self.channel.sendmsg([head, payload])  # all of it, nearly always
+                if sent < len(head) + len(payload):
+                    send_buffers(self.channel, [head, payload], sent)
         except OSError:
             os._exit(0)  # the parent is gone: so is the point of relaying
+
+    def put_spliced(self, kind: int, conn: int, pipe: int, size: int, t: int) -> None:
+        """put() for a copy that is in a pipe (a tee of forwarded bytes): spliced into the
+        channel, never through Python."""
+        head = ITEM.pack(kind, conn, t, size)
+        channel = self.channel.fileno()
+        try:
+            with self.send_lock:
+                self.channel.sendall(head)
+                while size:
+                    size -= os.splice(pipe, channel, size)
+        except OSError:
+            os._exit(0)
 
     def connect_upstream(self) -> socket.socket:
         sock = socket.socket(self.family, socket.SOCK_STREAM)
@@ -135,17 +181,38 @@ class Forwarder:
         return sock
 
 
-def send_buffers(sock: socket.socket, buffers: list[bytes | memoryview]) -> None:
-    """sendall for a list of buffers, without joining them (one copy less per chunk)."""
+def send_buffers(sock: socket.socket, buffers: list[bytes | memoryview], sent: int = 0) -> None:
+    """sendall for a list of buffers, without joining them (one copy less per chunk); `sent`
+    bytes of them have gone already."""
     views = [memoryview(b) for b in buffers if b]
-    while views:
-        sent = sock.sendmsg(views[:512])
+    while True:
         while sent:
             if sent >= len(views[0]):
                 sent -= len(views.pop(0))
             else:
                 views[0] = views[0][sent:]
                 sent = 0
+        if not views:
+            return
+        sent = sock.sendmsg(views[:512])
+
+
+def _pipes() -> tuple[tuple[int, int], tuple[int, int], int] | None:
+    """Two pipes of equal size (the forwarded bytes, the recorder's tee of them), or None."""
+    made: list[int] = []
+    try:
+        for _ in range(2):
+            made += os.pipe2(os.O_CLOEXEC)
+        sizes = []
+        for fd in made[1::2]:
+            with contextlib.suppress(OSError):  # past pipe-max-size for a non-root user
+                fcntl.fcntl(fd, F_SETPIPE_SZ, PIPE_SIZE)
+            sizes.append(min(PIPE_SIZE, fcntl.fcntl(fd, F_GETPIPE_SZ)))
+    except OSError:
+        for fd in made:
+            os.close(fd)
+        return None
+    return (made[0], made[1]), (made[2], made[3]), min(sizes)
 
 
 class Relay:
@@ -254,7 +321,78 @@ class Relay:
                 put(tag, conn, data, t)
                 break
             put(tag, conn, data, t)
+            if n >= SPLICE_AFTER and tag == DAEMON and TEE is not None:
+                spliced = self.splice_rest(src, dst)
+                if spliced is not None:
+                    error = spliced
+                    break
         self.end(src, dst, tag, error)
+
+    def splice_rest(self, src: socket.socket, dst: socket.socket) -> str | None:
+        """Relay the rest of a bulk daemon->client direction through a pipe (splice: the bytes
+        never enter Python); the recorder's copy is a tee of that pipe, spliced into the
+        channel after the bytes went on, one item per burst (until the daemon pauses, or the
+        copy pipe is full): fewer calls here and fewer items for the recorder. Returns the
+        error that ended it ("" at EOF), or None if splicing is not possible here (the caller
+        goes on with recv/send)."""
+        pipes = _pipes()
+        if pipes is None:
+            return None
+        (pipe_r, pipe_w), (copy_r, copy_w), size = pipes
+        s, d = src.fileno(), dst.fileno()
+        put = self.fwd.put_spliced
+        held, t_held = 0, 0  # bytes teed into the copy pipe, not yet put; the first one's time
+        try:
+            while True:
+                try:
+                    try:  # more already waiting? (non-blocking: never waits for the daemon)
+                        n = os.splice(s, pipe_w, size, flags=os.SPLICE_F_NONBLOCK)
+                    except BlockingIOError:  # a pause: the copies so far go to the recorder
+                        if held:
+                            put(DAEMON, self.conn, copy_r, held, t_held)
+                            held = 0
+                        n = os.splice(s, pipe_w, size)
+                except OSError as e:
+                    return f"daemon read: {e.strerror or e}"
+                if not n:
+                    return ""
+                t = clock()
+                if held + n > size:  # no room left in the copy pipe for this chunk's tee
+                    put(DAEMON, self.conn, copy_r, held, t_held)
+                    held = 0
+                copied = TEE(pipe_r, copy_w, n, 0) if TEE is not None else -1
+                if copied != n:  # never seen (the copy pipe has room): back to recv
+                    if held:
+                        put(DAEMON, self.conn, copy_r, held, t_held)
+                        held = 0
+                    self.unsplice(pipe_r, copy_r, n, max(copied, 0), dst, t)
+                    return None
+                t_held = t if not held else t_held
+                held += n
+                try:
+                    while n:
+                        n -= os.splice(pipe_r, d, n)
+                except OSError as e:
+                    return f"client write: {e.strerror or e}"
+        finally:
+            if held:  # every forwarded byte's copy reaches the recorder
+                put(DAEMON, self.conn, copy_r, held, t_held)
+            for fd in (pipe_r, pipe_w, copy_r, copy_w):
+                os.close(fd)
+
+    def unsplice(
+        self, pipe_r: int, copy_r: int, n: int, copied: int, dst: socket.socket, t: int
+    ) -> None:
+        """tee failed: take the n bytes out of the pipe and relay them the ordinary way."""
+        while copied:  # a partial tee: drop it
+            copied -= len(os.read(copy_r, copied))
+        data = b""
+        while len(data) < n:
+            data += os.read(pipe_r, n - len(data))
+        try:
+            dst.sendall(data)
+        finally:
+            self.fwd.put(DAEMON, self.conn, data, t)
 
     def end(self, src: socket.socket, dst: socket.socket, tag: int, error: str) -> None:
         """A direction ended: pass the half-close on; close when both have ended."""
@@ -311,6 +449,7 @@ def main(argv: list[str]) -> int:
         tls.load_cert_chain(argv[3], argv[4])
         tls.load_verify_locations(argv[5])
         tls.verify_mode = ssl.CERT_REQUIRED
+    gc.freeze()  # start-up's objects live as long as we do: keep them out of full collections
     Forwarder(listener, channel, upstream, tls).run()
     return 0
 

@@ -28,6 +28,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from types import TracebackType
 
 from tracer.endpoint import current_endpoint
@@ -47,6 +48,11 @@ DEFAULT_LISTEN = f"unix://{DEFAULT_SOCKET}"
 # On a saturated machine the recorder may fall behind by the channel's buffer (4 MiB); then
 # forwarding waits for it: memory stays bounded and nothing is dropped.
 RECORDER_PRIORITIES = ("idle", "low", "normal")
+# The recorder reads the channel in batches (see Proxy._record): a read shorter than
+# BATCH_MIN is followed by a BATCH_WAIT pause. The buffer holds the largest item twice over.
+BATCH_MIN = 64 * 1024
+BATCH_WAIT = 0.005
+RECORDER_BUFFER = 2 * (relay.PIPE_SIZE + relay.ITEM.size)
 
 __all__ = ["DEFAULT_LISTEN", "DEFAULT_SOCKET", "Proxy", "ProxyError", "TlsConfig"]
 
@@ -154,30 +160,43 @@ class Proxy:
     # -- the recorder ---------------------------------------------------------------------
 
     def _record(self) -> None:
-        """Read the child's framed copies until it closes the channel; feed and emit."""
+        """Read the child's framed copies until it closes the channel; feed and emit.
+
+        Copies are read in batches: after a short read the recorder sleeps BATCH_WAIT before
+        reading again, so a keep-alive poll costs it one wake-up per batch, not two per
+        exchange (and the relay's writes to the channel wake nobody). A full read means bulk
+        traffic: it reads on at once. Payloads are views into one reused buffer."""
         _lower_priority(self.recorder_priority)
         assert self._channel is not None
-        recv = self._channel.recv
+        recv_into = self._channel.recv_into
         feed = _Feeder(self.upstream, self.sink)
-        pending = b""
         head = relay.ITEM.size
+        unpack = relay.ITEM.unpack_from
+        buffer = bytearray(RECORDER_BUFFER)
+        view = memoryview(buffer)
+        start = end = 0  # buffer[start:end] holds bytes of items not yet complete
         while True:
             try:
-                data = recv(relay.CHUNK * 2)
+                n = recv_into(view[end:])
             except OSError:
-                data = b""
-            if not data:
+                n = 0
+            if not n:
                 break
-            pending = pending + data if pending else data
-            pos, end = 0, len(pending)
-            while end - pos >= head:
-                kind, conn, t, size = relay.ITEM.unpack_from(pending, pos)
-                if end - pos - head < size:
+            end += n
+            while end - start >= head:
+                kind, conn, t, size = unpack(buffer, start)
+                if end - start - head < size:
                     break
-                payload = pending[pos + head : pos + head + size]
-                pos += head + size
-                feed(kind, conn, t, payload)
-            pending = pending[pos:]
+                feed(kind, conn, t, view[start + head : start + head + size])
+                start += head + size
+            feed.flush()
+            if start == end:
+                start = end = 0
+            elif len(buffer) - end < relay.PIPE_SIZE + head:  # room for a whole item again
+                buffer[: end - start] = buffer[start:end]
+                start, end = 0, end - start
+            if n < BATCH_MIN:
+                time.sleep(BATCH_WAIT)
         feed.close_all()
 
 
@@ -189,15 +208,19 @@ class _Feeder:
         self.sink = sink
         self.cores: dict[int, ConnectionCore] = {}
         self.book = TtyBook()
+        self.holding: set[int] = set()  # connections whose cores may hold back a stream piece
 
-    def __call__(self, kind: int, conn: int, t: int, payload: bytes) -> None:
+    def __call__(self, kind: int, conn: int, t: int, chunk: bytes | memoryview) -> None:
+        """One item; `chunk` may be a view into the reader's buffer, valid during this call."""
         core = self.cores.get(conn)
         try:
             if kind == relay.CLIENT and core:
-                events = core.client_data(payload, t)
+                events = core.client_data(chunk, t)
             elif kind == relay.DAEMON and core:
-                events = core.daemon_data(payload, t)
+                events = core.daemon_data(chunk, t)
+                self.holding.add(conn)
             elif kind == relay.OPEN:
+                payload = bytes(chunk)
                 creds = relay_creds(payload[: relay.UCRED.size])
                 peer = describe_peer(creds, payload[relay.UCRED.size :] or None)
                 core = self.cores[conn] = ConnectionCore(conn, peer, self.book)
@@ -207,9 +230,10 @@ class _Feeder:
             elif kind == relay.DAEMON_EOF and core:
                 events = core.daemon_eof(t)
             elif kind == relay.UNREACHABLE and core:
-                events = [core.unreachable(self.upstream, payload.decode(errors="replace"), t)]
+                error = bytes(chunk).decode(errors="replace")
+                events = [core.unreachable(self.upstream, error, t)]
             elif kind == relay.CLOSE and core:
-                events = core.closed(payload.decode(errors="replace"), t)
+                events = core.closed(bytes(chunk).decode(errors="replace"), t)
                 del self.cores[conn]
             else:
                 events = []
@@ -218,9 +242,23 @@ class _Feeder:
                 core.mode = "opaque"
             detail = {"conn": conn, "error": f"recorder: {type(e).__name__}: {e}"}
             events = [Event(t, "proxy", "proxy", "proxy.error", detail=detail)]
+        self.emit(events)
+
+    def emit(self, events: list[Event]) -> None:
         for event in events:
             with contextlib.suppress(Exception):  # the sink's problem; keep recording
                 self.sink(event)
+
+    def flush(self) -> None:
+        """The end of a batch: stream pieces held back to be merged are recorded now."""
+        for conn in self.holding:
+            core = self.cores.get(conn)
+            if core is not None:
+                try:
+                    self.emit(core.flush())
+                except Exception:  # as in __call__: never stop the recording of others
+                    core.mode = "opaque"
+        self.holding.clear()
 
     def close_all(self) -> None:
         """The child is gone: whatever is still open was closed with it."""
