@@ -12,7 +12,8 @@ Pieces (each module's docstring says more):
               on before their copy is made; half-closes passed on; nothing times out.
 - core.py     sans-I/O: one connection's bytes in, events out (h11 does the parsing);
               exchange.py (a request and its answer), frames.py (stdout/stderr framing),
-              ttybook.py (which containers have a TTY), redact.py (secrets), peer.py.
+              ttybook.py (which containers have a TTY), redact.py (secrets), peer.py;
+              h2.py (HTTP/2: gRPC, h2c), grpc.py (its messages), protobuf.py (schema-less).
 - command.py  `dockertrace proxy`.
 
 Behaviour a learner can rely on:

@@ -6,7 +6,7 @@ server role reads the client's requests, one in the client role reads the daemon
 each is told what the other side said (framing headers removed, since only the state matters)
 so both stay in step. After an upgrade (`101 UPGRADED`, or the `200` raw-stream form older
 clients get) the bytes are a raw two-way pipe, decoded into stdout/stderr frames where the
-container has no TTY. HTTP/2 (prior knowledge or h2c) is only counted.
+container has no TTY. HTTP/2 (prior knowledge or h2c) goes to tracer/proxy/h2.py (gRPC calls).
 """
 
 from __future__ import annotations
@@ -20,11 +20,11 @@ from tracer import redact
 from tracer.events import Event, Layer
 from tracer.proxy.exchange import FRAME_EXCERPT, Exchange, split_target
 from tracer.proxy.frames import FrameDecoder, looks_multiplexed
+from tracer.proxy.h2 import PREFACE, H2Pipe
 from tracer.proxy.peer import Peer
 from tracer.proxy.rawpipe import C2D, D2C, RawPipe, emit_frame
 from tracer.proxy.ttybook import TtyBook, is_hijack_endpoint
 
-PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 MAX_HEAD = 1024 * 1024  # Go's net/http accepts 1 MiB of headers; h11's default is 16 KiB
 RAW_STREAM_TYPES = (
     "application/vnd.docker.raw-stream",
@@ -62,7 +62,7 @@ class ConnectionCore:
         self._t_client = 0
         self._t_daemon = 0
         self._raw: RawPipe | None = None
-        self._h2 = [0, 0, 0]  # bytes in, bytes out after the switch; seq
+        self._h2: H2Pipe | None = None
         self._out: list[Event] = []
 
     # -- inputs ---------------------------------------------------------------------------
@@ -98,8 +98,8 @@ class ConnectionCore:
             self._pump(t)
         elif self.mode == "raw" and self._raw is not None:
             self._raw.data(self._emit, C2D, data, t)
-        elif self.mode == "h2":
-            self._h2[0] += len(data)
+        elif self.mode == "h2" and self._h2 is not None:
+            self._h2.data(self._emit, C2D, data, t)
         return self._take()
 
     def daemon_data(self, data: bytes, t: int) -> list[Event]:
@@ -112,8 +112,8 @@ class ConnectionCore:
             self._pump(t)
         elif self.mode == "raw" and self._raw is not None:
             self._raw.data(self._emit, D2C, data, t)
-        elif self.mode == "h2":
-            self._h2[1] += len(data)
+        elif self.mode == "h2" and self._h2 is not None:
+            self._h2.data(self._emit, D2C, data, t)
         return self._take()
 
     def client_eof(self, t: int) -> list[Event]:
@@ -140,8 +140,8 @@ class ConnectionCore:
             self._response_done(self._inflight, t, complete=False)
         if self._raw is not None and not self._raw.announced:
             self._raw.announce(self._emit, tty=False)
-        if self.mode == "h2":
-            self._emit("h2.stream", t, seq=self._h2[2], bytes_in=self._h2[0], bytes_out=self._h2[1])
+        if self._h2 is not None:
+            self._h2.close(self._emit, t)
         self._emit("conn.close", t, bytes_in=self.bytes_in, bytes_out=self.bytes_out, reason=reason)
         return self._take()
 
@@ -153,10 +153,10 @@ class ConnectionCore:
         if len(self._sniffed) < len(PREFACE) and PREFACE.startswith(self._sniffed) and not final:
             return b""
         data, self._sniffed = self._sniffed, b""
-        if data.startswith(PREFACE):
-            self.mode = "h2"
-            self._h2[0] = len(data)
-            return b""
+        if data.startswith(PREFACE):  # a gRPC server may have spoken first: h11 holds that
+            self.mode, self._h2 = "h2", H2Pipe()
+            self._h2.data(self._emit, D2C, self._resp.trailing_data[0], self._t_daemon)
+            return data
         self.mode = "http"
         if final and data:
             self._req.receive_data(data)
@@ -407,9 +407,10 @@ class ConnectionCore:
         daemon_rest = self._resp.trailing_data[0]
         self._inflight = None
         if protocol == "h2c":
-            self.mode = "h2"
-            self._h2 = [len(client_rest), len(daemon_rest), x.seq]
+            self.mode, self._h2 = "h2", H2Pipe(x.seq, upgraded=(x.method, x.path, x.t_request))
             self._emit("http.upgrade", t, layer="dockerd", seq=x.seq, protocol=protocol, tty=False)
+            self._h2.data(self._emit, D2C, daemon_rest, t)
+            self._h2.data(self._emit, C2D, client_rest, self._t_client)
             return
         tty = self.book.for_stream(x.endpoint, x.request_json)
         self._raw = pipe = RawPipe(x.seq, protocol, tty, t, FrameDecoder(FRAME_EXCERPT))
