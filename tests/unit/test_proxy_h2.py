@@ -130,6 +130,16 @@ def test_the_same_bytes_cut_anywhere_give_the_same_call() -> None:
     assert split == whole
 
 
+def test_an_answer_read_before_its_request_is_still_one_call() -> None:
+    """The relay's directions reach the recorder each in order, not in step with each other."""
+    client, server = call(hpack.Encoder(), hpack.Encoder())
+    events = run([("d", settings() + server), ("c", PREFACE + client)])
+    (got,) = of(events, "grpc.call")
+    assert (got["method"], got["status_name"], got["complete"]) == ("Create", "OK", True)
+    assert got["request"] and got["response"]
+    assert (got["request_ns"], got["last_byte_ns"]) == (2, 1)
+
+
 def test_the_server_may_speak_first_and_calls_share_the_hpack_tables() -> None:
     cenc, senc = hpack.Encoder(), hpack.Encoder()
     c1, s1 = call(cenc, senc, 1, "/containerd.services.tasks.v1.Tasks/Create")
@@ -246,7 +256,8 @@ def test_h2c_after_an_upgrade_follows_stream_one() -> None:
     up = b"POST /grpc HTTP/1.1\r\nHost: d\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n"
     switched = b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n"
     cenc, senc = hpack.Encoder(), hpack.Encoder()
-    _, server = call(hpack.Encoder(), senc, 1)  # stream 1's request was the HTTP/1.1 one
+    # stream 1's request was the HTTP/1.1 one; its answer here is not gRPC
+    server = serial(headers_frame(senc, 1, [(":status", "200")]), data_frame(1, b"ok", end=True))
     c3, s3 = call(cenc, senc, 3, "/moby.buildkit.v1.Control/Status")
     events = run([("c", up), ("d", switched + settings() + server), ("c", PREFACE + c3), ("d", s3)])
     assert of(events, "http.upgrade")[0]["protocol"] == "h2c"

@@ -57,7 +57,10 @@ class _Call:
     sent: Messages = field(default_factory=Messages)
     received: Messages = field(default_factory=Messages)
     t_first: int | None = None
+    t_last: int | None = None  # when the server ended it
+    requested: bool = False  # the client's headers were seen (they may come after the answer)
     client_ended: bool = False
+    server_ended: bool = False
     headers_lost: str = ""
 
 
@@ -76,7 +79,8 @@ class H2Pipe:
         if upgraded is not None:
             method, path, t = upgraded
             first = self._call(1, t)
-            first.request, first.client_ended = {":method": method, ":path": path}, True
+            first.request = {":method": method, ":path": path}
+            first.requested = first.client_ended = True
 
     def data(self, emit: Emit, direction: str, data: bytes, t: int) -> None:
         self.bytes[direction] += len(data)
@@ -112,8 +116,8 @@ class H2Pipe:
                 want = int.from_bytes(side.buf[:3], "big") + 9 if len(side.buf) >= 9 else 9
                 why = f"a frame cut short at the close ({len(side.buf)} of its {want} bytes came)"
                 self._lose(emit, side, why, t, counted=False)
-        for call in list(self.calls.values()):
-            self._report(emit, call, t, complete=False)
+        for call in list(self.calls.values()):  # (an answer ends a call the client left open)
+            self._report(emit, call, t, complete=call.server_ended)
         emit(
             "h2.stream",
             t,
@@ -164,10 +168,12 @@ class H2Pipe:
                 emit("proxy.error", t, layer="proxy", seq=self.seq, error=side.headers_lost)
         if not sid:
             return
+        # The relay's two directions reach the recorder each in order but not in step with
+        # each other: an answer may come before its request, so either side opens the call.
         requesting = side.direction == self.client
-        call = self.calls.get(sid) or (self._call(sid, t) if requesting else None)
-        if call is None:
-            return
+        call = self.calls.get(sid) or self._call(sid, t)
+        if requesting and not call.requested:
+            call.requested, call.t_request = True, t
         if headers is None:
             call.headers_lost = side.headers_lost
         elif requesting:
@@ -184,9 +190,7 @@ class H2Pipe:
             self._ended(emit, side, call, t)
 
     def _data(self, emit: Emit, side: _Side, frame: hf.DataFrame, t: int) -> None:
-        call = self.calls.get(frame.stream_id)
-        if call is None:
-            return
+        call = self.calls.get(frame.stream_id) or self._call(frame.stream_id, t)
         requesting = side.direction == self.client
         messages = call.sent if requesting else call.received
         if call.t_first is None and not requesting:
@@ -205,6 +209,8 @@ class H2Pipe:
         if side.direction == self.client:
             call.client_ended = True
         else:
+            call.server_ended, call.t_last = True, t
+        if call.client_ended and call.server_ended:
             self._report(emit, call, t, complete=True)
 
     # -- events ---------------------------------------------------------------------------
@@ -218,7 +224,11 @@ class H2Pipe:
         self.reported += 1
         path = call.request.get(":path", "")
         service, method = split_path(path)
-        timing = {"request_ns": call.t_request, "first_byte_ns": call.t_first, "last_byte_ns": t}
+        timing = {
+            "request_ns": call.t_request,
+            "first_byte_ns": call.t_first,
+            "last_byte_ns": call.t_last or t,
+        }
         sizes = {
             "request_size": call.sent.size,
             "response_size": call.received.size,
@@ -275,7 +285,8 @@ class H2Pipe:
 
 
 def _is_grpc(call: _Call) -> bool:
-    return call.request.get("content-type", "").startswith("application/grpc")
+    kind = call.request.get("content-type") or call.response.get("content-type", "")
+    return kind.startswith("application/grpc")
 
 
 def _layer(service: str) -> Any:
