@@ -5,8 +5,10 @@ The fold says what happened and which events show it; tracer.text.story puts it 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 
 from tracer.chain.checks import reality_checks
+from tracer.chain.claims import fold_claims
 from tracer.chain.context import RunContext
 from tracer.chain.model import Box, Container, Hop, Step, Trace
 from tracer.chain.runs import Run, endpoint_of, gather, is_ns_flags, of_kind
@@ -18,8 +20,10 @@ Folded = tuple[Step, list[Hop]]
 def runs(events: Iterable[Event], backend: str = "") -> list[Trace]:
     """Every run in the events (one per client that made API calls), in order of start,
     without words (tracer.text.story.runs writes them)."""
-    gathered = gather(list(events))
-    traces = [_fold_run(r, backend) for r in gathered]
+    session = list(events)
+    traces = [_fold_run(r, backend) for r in gather(session)]
+    # The claims read the session's events too: containerd's, and the sources' own word.
+    traces = [replace(t, claims=fold_claims(t, session)) for t in traces]
     return sorted(traces, key=lambda t: t.start_ns)
 
 

@@ -33,6 +33,7 @@ ACTION_TIMEOUT_S = 180
 CLEANUP_TIMEOUT_S = 60
 TLS_LISTEN = "tcp://127.0.0.1:2376"
 CONTAINERD_SOCKET = "/run/containerd/containerd.sock"
+CONN_OFFSET = 1_000_000
 
 
 class LiveStage:
@@ -245,8 +246,14 @@ def _containerd_proxy(stage: LiveStage, args: list[str]) -> ActionResult:
     listen = os.path.join(stage.tmp, "containerd.sock")
     upstream = f"unix://{CONTAINERD_SOCKET}"
 
-    def collect(ev: Event) -> None:  # the proxy's core calls its upstream's side dockerd
-        stage._collect(dataclasses.replace(ev, layer="containerd") if ev.layer == "dockerd" else ev)
+    def collect(ev: Event) -> None:
+        # Its core calls the upstream's side dockerd; its connections are numbered from 1 like
+        # the session proxy's, so they are moved apart (the chain tells clients by number).
+        layer = "containerd" if ev.layer == "dockerd" else ev.layer
+        detail = dict(ev.detail)
+        if isinstance(detail.get("conn"), int):
+            detail["conn"] += CONN_OFFSET
+        stage._collect(dataclasses.replace(ev, layer=layer, detail=detail))
 
     try:
         proxy = Proxy(listen=f"unix://{listen}", upstream=upstream, sink=collect).start()
