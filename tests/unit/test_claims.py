@@ -64,7 +64,7 @@ def test_a_version_1_run_as_today_7_seen_4_in_part_2_not(echo_hi: list[Event]) -
     }
     by = {c.number: c for c in claims}
     assert by[5].why == by[10].why == "not-recorded"
-    assert text.says(by[6]).startswith("not recorded: containerd's events")
+    assert text.says(by[6]).startswith("not recorded: no events of containerd's own")
     assert "only indirect evidence: containerd" in text.says(by[6])
     assert "dockerd" in text.says(by[7]) and "not containerd" in text.says(by[7])
     assert "its layers were not recorded" in text.says(by[7])

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import replace
 
 from tracer.chain.checks import reality_checks
-from tracer.chain.claims import fold_claims
+from tracer.chain.claims import Session, fold_claims
 from tracer.chain.context import RunContext
 from tracer.chain.model import Box, Container, Hop, Step, Trace
 from tracer.chain.runs import Run, endpoint_of, gather, is_ns_flags, of_kind
@@ -23,7 +23,8 @@ def runs(events: Iterable[Event], backend: str = "") -> list[Trace]:
     session = list(events)
     traces = [_fold_run(r, backend) for r in gather(session)]
     # The claims read the session's events too: containerd's, and the sources' own word.
-    traces = [replace(t, claims=fold_claims(t, session)) for t in traces]
+    whole = Session(session)
+    traces = [replace(t, claims=fold_claims(t, whole)) for t in traces]
     return sorted(traces, key=lambda t: t.start_ns)
 
 

@@ -28,8 +28,8 @@ MARKS = {"observed": "✓", "corrected": "≠", "missing": "✗"}
 
 # What each claim's evidence would have been, for "not seen" and "not recorded".
 WHAT: dict[int, str] = {
-    5: "dockerd's writes of config.v2.json and hostconfig.json (file opens and renames)",
-    6: "containerd's events for this container",
+    5: "writes of config.v2.json or hostconfig.json (file opens and renames)",
+    6: "events of containerd's own",
     7: "an overlay mount",
     8: "an exec of runc create",
     9: "a namespace-creating unshare or clone",
@@ -68,10 +68,7 @@ def says(claim: Claim) -> str:
 def _missing(claim: Claim) -> str:
     what = WHAT.get(claim.number, "its events")
     if claim.why == "not-recorded":
-        return (
-            f"not recorded: {what} (none of that kind at all here: a recording made before "
-            "dockertrace observed it, or a probe that cannot)"
-        )
+        return f"not recorded: no {what} in this recording at all (older, or a probe without them)"
     if claim.why == "not-seen":
         return f"not seen in this run: {what}"
     return REASONS.get(claim.why, claim.why)
