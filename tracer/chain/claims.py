@@ -54,13 +54,16 @@ class _Run:
     def __init__(self, trace: Trace, session: Session) -> None:
         self.trace = trace
         self.cid = trace.container.id if trace.container is not None else ""
-        self.session_kinds = session.kinds | {e.kind for e in trace.events}
-        seen = {id(e) for e in trace.events}
-        extra = [e for e in session.beside if id(e) not in seen and self._names_container(e)]
-        self.events = sorted([*trace.events, *extra], key=lambda e: e.time_ns)
+        extra = [e for e in session.beside if self._names_container(e)]
+        if extra:  # (most of them are the run's own already: kernel events of its lineage)
+            seen = {id(e) for e in trace.events}
+            extra = [e for e in extra if id(e) not in seen]
+        events = list(trace.events)
+        self.events = sorted(events + extra, key=lambda e: e.time_ns) if extra else events
         self._by_kind: dict[str, list[Event]] = {}
         for e in self.events:
             self._by_kind.setdefault(e.kind, []).append(e)
+        self.session_kinds = session.kinds | self._by_kind.keys()
         self.unavailable = session.unavailable
         self.have_kernel = session.have_kernel or any(
             e.source in KERNEL_SOURCES for e in trace.events
