@@ -13,6 +13,7 @@ from tracer.chain.model import Claim
 from tracer.events import Event
 from tracer.record.format import read_recording
 from tracer.text import claims as text
+from tracer.text.crossing import crossed
 from tracer.text.narrate import narrate, to_json
 from tracer.text.story import fold, runs
 
@@ -281,6 +282,15 @@ def test_synthetic_every_claim_has_evidence(echo_hi: list[Event]) -> None:
         "stream.frame",
     ]
     assert "the shim (not containerd)" in text.says(by[13])
+    # what the claims found beside the run is in its trace, and crosses the chain's arrows
+    t = fold(events)
+    assert {"containerd.event", "oci.spec", "sys.read"} <= {e.kind for e in t.events}
+    crossings = {(h.src, h.dst, h.event.kind) for h in t.hops}
+    assert ("dockerd", "containerd", "containerd.event") in crossings
+    assert ("shim", "runc", "oci.spec") in crossings
+    assert ("kernel", "shim", "sys.write") in crossings
+    assert ("shim", "dockerd", "sys.write") in crossings
+    assert [h.time_ns for h in t.hops] == sorted(h.time_ns for h in t.hops)
 
 
 def test_synthetic_containerd_unavailable_says_why(echo_hi: list[Event]) -> None:
@@ -320,3 +330,17 @@ def test_json_and_narration_carry_the_claims(echo_hi: list[Event]) -> None:
     out = narrate(t)
     assert "The article's claims, and what this run showed:" in out
     assert "≠  9 runc creates PID, NET, MNT, UTS, IPC namespaces" in out
+
+
+def test_what_crosses_each_arrow(echo_hi: list[Event]) -> None:
+    events, _ = synthetic(echo_hi)
+    t = fold(events)
+    words = {(h.src, h.dst): crossed(h) for h in t.hops}
+    assert words[("cli", "socket")] == "connect()"
+    assert words[("socket", "dockerd")] == "HTTP request"
+    assert words[("dockerd", "containerd")] == "containerd event"
+    assert words[("shim", "runc")] in ("exec + config", "config")
+    assert words[("runc", "kernel")] in ("syscall", "cgroup")
+    assert words[("kernel", "shim")] == "bytes" and words[("kernel", "cli")] == "bytes"
+    runc = next(h for h in t.hops if h.event.kind == "proc.exec" and h.dst == "runc")
+    assert crossed(runc) == "exec + config"

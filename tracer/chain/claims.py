@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from tracer.chain.model import Claim, Trace
+from tracer.chain.model import Claim, Hop, Trace
 from tracer.events import Event
 
 NAMESPACES = ("CLONE_NEWPID", "CLONE_NEWNET", "CLONE_NEWNS", "CLONE_NEWUTS", "CLONE_NEWIPC")
@@ -341,6 +341,28 @@ def _output(run: _Run) -> Claim:
     base = run.missing(13, ("sys.write", "sys.read"))
     why = "not-recorded" if base.why == "not-recorded" else "some-hops"
     return Claim(13, "missing", evidence, why=why, basis=hops)
+
+
+def claim_hops(claims: Sequence[Claim]) -> list[Hop]:
+    """The boundaries the claims' new evidence shows crossed, as hops of the chain: dockerd's
+    metadata, containerd's events, the spec runc gets, the cgroup, the output's way back."""
+    by = {c.number: c for c in claims if c.status != "missing"}
+    hops: list[Hop] = []
+    if 5 in by:
+        hops += [Hop("dockerd", "dockerd", "", 3, e) for e in by[5].evidence[:1]]
+    if 6 in by and by[6].why != "grpc-client":
+        hops += [Hop("dockerd", "containerd", "", 3, e) for e in by[6].evidence]
+    elif 6 in by:
+        hops += [Hop("cli", "containerd", "", 3, e) for e in by[6].evidence]
+    if 8 in by:
+        hops += [Hop("shim", "runc", "", 4, e) for e in by[8].basis.get("spec", ())[:1]]
+    if 10 in by:
+        hops += [Hop("runc", "kernel", "", 5, e) for e in by[10].basis.get("mkdir", ())[:1]]
+    if 13 in by:
+        back = by[13].basis
+        hops += [Hop("kernel", "shim", "", 7, e) for e in back.get("container", ())[:1]]
+        hops += [Hop("shim", "dockerd", "", 7, e) for e in back.get("fifo", ())[:1]]
+    return hops
 
 
 CLAIMS: tuple[Callable[[_Run], Claim], ...] = (
