@@ -18,7 +18,8 @@ from hypothesis import strategies as st
 from tracer.events import Event
 from tracer.proxy.core import ConnectionCore, Peer
 from tracer.proxy.grpc import MESSAGES_SHOWN, split_path
-from tracer.proxy.h2 import PREFACE
+from tracer.proxy.h2 import PREFACE, H2Pipe
+from tracer.proxy.rawpipe import C2D, D2C
 from tracer.proxy.server import Proxy
 
 CREATE = "/containerd.services.containers.v1.Containers/Create"
@@ -318,3 +319,18 @@ def test_arbitrary_bytes_after_the_preface_never_raise(c: bytes, d: bytes, cut: 
     events = run(steps)
     assert of(events, "h2.stream")[0]["bytes_in"] == len(steps[0][1])
     assert events[-1].kind == "conn.close"
+
+
+def test_memoryview_chunks_as_the_relay_may_hand_them() -> None:
+    client, server = call(hpack.Encoder(), hpack.Encoder())
+    pipe, out = H2Pipe(), []
+
+    def emit(kind: str, t: int, layer: str = "cli", **detail: Any) -> None:
+        out.append((kind, detail))
+
+    pipe.data(emit, C2D, memoryview(PREFACE + client), 1)
+    pipe.data(emit, D2C, memoryview(server), 2)
+    pipe.flush(emit)
+    pipe.close(emit, 3)
+    assert [k for k, _ in out] == ["grpc.call", "h2.stream"]
+    assert out[0][1]["method"] == "Create"

@@ -82,7 +82,7 @@ class H2Pipe:
             first.request = {":method": method, ":path": path}
             first.requested = first.client_ended = True
 
-    def data(self, emit: Emit, direction: str, data: bytes, t: int) -> None:
+    def data(self, emit: Emit, direction: str, data: bytes | memoryview, t: int) -> None:
         self.bytes[direction] += len(data)
         side = self.sides[direction]
         if side.lost:
@@ -109,6 +109,9 @@ class H2Pipe:
             pos += 9 + length
             self._frame(emit, side, frame, t)
         del buf[:pos]
+
+    def flush(self, emit: Emit) -> None:
+        """Nothing is held back to merge with later bytes: a call is reported when it ends."""
 
     def close(self, emit: Emit, t: int) -> None:
         for side in self.sides.values():
