@@ -344,3 +344,10 @@ def test_what_crosses_each_arrow(echo_hi: list[Event]) -> None:
     assert words[("kernel", "shim")] == "bytes" and words[("kernel", "cli")] == "bytes"
     runc = next(h for h in t.hops if h.event.kind == "proc.exec" and h.dst == "runc")
     assert crossed(runc) == "exec + config"
+
+
+def test_a_fold_without_claims_is_the_same_fold_less_them(echo_hi: list[Event]) -> None:
+    """The live screen folds at every batch without them; its replay at the end has them."""
+    bare, full = fold(echo_hi, claims=False), fold(echo_hi)
+    assert bare.claims == () and len(full.claims) == 13
+    assert bare.steps == full.steps and bare.events == full.events
