@@ -29,7 +29,14 @@ KINDS: Mapping[str, str] = {
     "http.upgrade": "conn, seq, protocol, tty",
     "stream.frame": "conn, seq, direction, stream (stdin|stdout|stderr|raw), size, excerpt",
     "stream.error": "conn, seq, message (an error reported inside a 200 stream)",
-    "h2.stream": "conn, bytes_in, bytes_out (HTTP/2, passed through opaque)",
+    "h2.stream": "conn, seq, bytes_in, bytes_out, calls (an HTTP/2 connection's summary)",
+    "grpc.call": "conn, seq, stream_id, path, service, method, authority, status (grpc-status), "
+    "status_name, message, http_status, request_size, response_size, request_messages, "
+    "response_messages, request, response (the first messages, protobuf fields by number), "
+    "request_ns, first_byte_ns, last_byte_ns, complete, reset, reset_by, headers_lost",
+    "h2.exchange": "conn, seq, stream_id, path, method, http_status, request_size, "
+    "response_size, request_ns, first_byte_ns, last_byte_ns, complete, headers_lost "
+    "(HTTP/2 that is not gRPC, or whose headers could not be decoded)",
     "upstream.unreachable": "conn, upstream, error",
     "proxy.error": "conn, error",
     # kernel (tracer/probes: bcc or tracefs)

@@ -173,3 +173,27 @@ def test_really_stopping_dockerd_only_when_asked(clean_machine: object) -> None:
         time.sleep(0.5)
     assert subprocess.run(["docker", "info"], capture_output=True).returncode == 0
     assert os.path.exists("/var/run/docker.sock")
+
+
+def test_lesson_6_shows_ctr_s_grpc_calls_to_containerd(
+    clean_machine: object, tmp_path: Path
+) -> None:
+    """ctr through the proxy on containerd's socket: the calls cross it, decoded, in order."""
+    record = tmp_path / "lesson6.jsonl"
+    r = walk_lesson(6, script(by_number(6)), "--record", str(record))
+    assert r.returncode == 0, r.stdout + r.stderr
+    events = read_recording(record).events
+    calls = [e for e in events if e.kind == "grpc.call"]
+    names = [f"{e.detail['service'].rsplit('.', 1)[-1]}/{e.detail['method']}" for e in calls]
+    wanted = ["Containers/Create", "Tasks/Create", "Tasks/Start", "Tasks/Delete"]
+    assert [n for n in names if n in wanted] == wanted, names
+    assert "Tasks/Wait" in names
+    by_name = dict(zip(names, calls, strict=True))
+    assert all(by_name[n].detail["status_name"] == "OK" for n in wanted)
+    assert all(by_name[n].layer == "containerd" and by_name[n].comm == "ctr" for n in wanted)
+    # The container's id travels in the request's protobuf (decoded without the schema).
+    assert "dockertrace-lesson-echo" in json.dumps(by_name["Containers/Create"].detail["request"])
+    assert not [e for e in events if e.kind == "proxy.error"]
+    assert (
+        "✓ kind: grpc.call, service: containerd.services.tasks.v1.Tasks, method: Start" in r.stdout
+    )

@@ -35,7 +35,11 @@ EXPECTED: dict[str, list[tuple[int, str]]] = {
     "no_narration.md": [(6, "step 1 has no narration: say what the learner will see")],
     "two_actions.md": [(9, "a step has one action; the first is on line 8")],
     "unknown_app_action.md": [
-        (8, "unknown app action 'frobnicate' (known: processes, socket, tls-proxy, stop-dockerd)")
+        (
+            8,
+            "unknown app action 'frobnicate' (known: processes, socket, tls-proxy, "
+            "stop-dockerd, containerd-proxy)",
+        )
     ],
     "unknown_kind.md": [
         (

@@ -198,16 +198,21 @@ def test_malformed_request_is_reported_with_the_daemons_answer() -> None:
     assert [(r["status"], r["body_excerpt"]) for r in resp] == [(400, "400 Bad Request")]
 
 
-def test_http2_prior_knowledge_is_counted_not_parsed() -> None:
+def test_http2_prior_knowledge_goes_to_the_h2_decoder() -> None:
+    """(Calls are decoded in tests/unit/test_proxy_h2.py; here: what is not HTTP/2 inside.)"""
     preface = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
     events = run([("c", preface[:5]), ("c", preface[5:] + b"\0\0\0\4"), ("d", b"\0" * 9)])
     assert of(events, "h2.stream") == [
-        {"conn": 7, "seq": 0, "bytes_in": len(preface) + 4, "bytes_out": 9}
+        {"conn": 7, "seq": 0, "bytes_in": len(preface) + 4, "bytes_out": 9, "calls": 0}
     ]
-    assert not of(events, "proxy.error")
+    assert [e["error"] for e in of(events, "proxy.error")] == [
+        "HTTP/2 from the server: a frame that does not parse (Stream ID must be non-zero for "
+        "DataFrame); the rest of it is only counted",
+        "HTTP/2 from the client: a frame cut short at the close (4 of its 9 bytes came)",
+    ]
 
 
-def test_h2c_upgrade_becomes_an_opaque_stream() -> None:
+def test_h2c_upgrade_goes_to_the_h2_decoder() -> None:
     session = b"POST /session HTTP/1.1\r\nHost: d\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n"
     switched = b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n"
     events = run([("c", session), ("d", switched + b"abc"), ("c", b"defg")])

@@ -105,7 +105,8 @@ class RunContext:
     @cached_property
     def command(self) -> Event | None:
         """The exec of the container's command."""
-        return command_exec(self.kernel)
+        # (the client's own exec is never it: ctr runs `ctr run`, in the run's lineage)
+        return command_exec([e for e in self.kernel if e.pid != self.run.client_pid])
 
     @cached_property
     def frames(self) -> list[Event]:

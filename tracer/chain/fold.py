@@ -5,27 +5,45 @@ The fold says what happened and which events show it; tracer.text.story puts it 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 
 from tracer.chain.checks import reality_checks
+from tracer.chain.claims import Session, claim_hops, fold_claims
 from tracer.chain.context import RunContext
-from tracer.chain.model import Box, Container, Hop, Step, Trace
+from tracer.chain.model import Box, Claim, Container, Hop, Step, Trace
 from tracer.chain.runs import Run, endpoint_of, gather, is_ns_flags, of_kind
 from tracer.events import Event
 
 Folded = tuple[Step, list[Hop]]
 
 
-def runs(events: Iterable[Event], backend: str = "") -> list[Trace]:
+def runs(events: Iterable[Event], backend: str = "", claims: bool = True) -> list[Trace]:
     """Every run in the events (one per client that made API calls), in order of start,
-    without words (tracer.text.story.runs writes them)."""
-    gathered = gather(list(events))
-    traces = [_fold_run(r, backend) for r in gathered]
+    without words (tracer.text.story.runs writes them). `claims=False` leaves the article's
+    claims out (they cost a fifth to a half of a fold: bench/claims_fold.py)."""
+    session = list(events)
+    traces = [_fold_run(r, backend) for r in gather(session)]
+    if claims:  # they read the session's events too: containerd's, and the sources' own word
+        whole = Session(session)
+        traces = [_with_claims(t, fold_claims(t, whole)) for t in traces]
     return sorted(traces, key=lambda t: t.start_ns)
 
 
-def fold(events: Iterable[Event], backend: str = "") -> Trace:
+def _with_claims(trace: Trace, claims: tuple[Claim, ...]) -> Trace:
+    """The trace with its claims, their hops, and the session's events they found for it
+    (containerd's, the spec read, the FIFO's), so that every view shows what a claim cites."""
+    hops = sorted([*trace.hops, *claim_hops(claims)], key=lambda h: h.time_ns)
+    known = {id(e) for e in trace.events}
+    cited = {id(e): e for c in claims for e in c.evidence if id(e) not in known}
+    events = trace.events
+    if cited:
+        events = tuple(sorted([*events, *cited.values()], key=lambda e: e.time_ns))
+    return replace(trace, claims=claims, hops=tuple(hops), events=events)
+
+
+def fold(events: Iterable[Event], backend: str = "", claims: bool = True) -> Trace:
     """The main run in the events: the one that created a container, else the first."""
-    traces = runs(events, backend)
+    traces = runs(events, backend, claims)
     with_container = [t for t in traces if t.container and t.container.id]
     return (with_container or traces)[0]
 

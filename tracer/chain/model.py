@@ -8,6 +8,7 @@ from typing import Any, Literal
 from tracer.events import Event
 
 StepStatus = Literal["observed", "skipped", "missing"]
+ClaimStatus = Literal["observed", "corrected", "missing"]
 Box = Literal["cli", "socket", "dockerd", "containerd", "shim", "runc", "kernel"]
 
 BOXES: tuple[Box, ...] = ("cli", "socket", "dockerd", "containerd", "shim", "runc", "kernel")
@@ -96,6 +97,18 @@ class Check:
 
 
 @dataclass(frozen=True)
+class Claim:
+    """One of the article's 13 claims about the chain, settled by the run's events (words for
+    it in tracer.text.claims)."""
+
+    number: int
+    status: ClaimStatus
+    evidence: tuple[Event, ...] = ()
+    why: str = ""  # a code: how it was corrected, or why it is missing
+    basis: dict[str, tuple[Event, ...]] = field(default_factory=dict, compare=False, hash=False)
+
+
+@dataclass(frozen=True)
 class Container:
     """The container the run created, as far as the events tell."""
 
@@ -123,6 +136,7 @@ class Trace:
     client_pid: int | None = None
     backend: str = ""
     meta: dict[str, Any] = field(default_factory=dict)
+    claims: tuple[Claim, ...] = ()  # the article's 13 claims (tracer.chain.claims)
 
     @property
     def start_ns(self) -> int:

@@ -51,7 +51,24 @@ def _created_id(api: Sequence[Event]) -> str:
             body = ev.detail.get("body_json")
             if ev.detail.get("status") == 201 and isinstance(body, dict) and body.get("Id"):
                 return str(body["Id"])
+        if ev.kind == "grpc.call" and ev.detail.get("path") == CONTAINERS_CREATE:
+            return _grpc_container_id(ev)
     return ""
+
+
+# A client of containerd itself (ctr through a proxy, lesson 6) names the container in
+# Containers/Create: CreateContainerRequest { Container container = 1 }, Container { id = 1 }
+# (containerd's api/services/containers/v1/containers.proto; the proxy decodes by number).
+CONTAINERS_CREATE = "/containerd.services.containers.v1.Containers/Create"
+
+
+def _grpc_container_id(ev: Event) -> str:
+    if ev.detail.get("status") != 0:
+        return ""
+    request = ev.detail.get("request") or [{}]
+    container = request[0].get("1") if isinstance(request[0], dict) else None
+    cid = container.get("1") if isinstance(container, dict) else None
+    return cid if isinstance(cid, str) else ""
 
 
 def _positive(value: object) -> bool:

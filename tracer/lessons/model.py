@@ -30,6 +30,8 @@ APP_ACTIONS: Mapping[str, str] = {
     "in $LESSON_TMP/certs (ca.pem, server-cert.pem, server-key.pem)",
     "stop-dockerd": "stop the real dockerd, show `docker ps` failing, start it again "
     "(only with --stop-daemon; otherwise the step says it was skipped)",
+    "containerd-proxy": "start a recording proxy on $LESSON_TMP/containerd.sock in front of "
+    "containerd's socket, for `ctr --address`: its gRPC calls are decoded",
 }
 
 

@@ -4,7 +4,7 @@ The server forwards bytes itself and hands this core a copy of each chunk, tagge
 direction and the time it was read. HTTP/1.1 is followed with h11 (http1.py). After an upgrade
 (`101 UPGRADED`, or the `200` raw-stream form older clients get) the bytes are a raw two-way
 pipe, decoded into stdout/stderr frames where the container has no TTY (rawpipe.py). HTTP/2
-(prior knowledge or h2c) is only counted (h2pass.py).
+(prior knowledge or h2c) goes to h2.py, which decodes its gRPC calls.
 
 The seam for a second protocol: a connection's first bytes decide, in `_choose_protocol`, whether
 it is HTTP/1.1 (followed here) or HTTP/2; an upgrade decides again in `_hijack`. Whatever is not
@@ -20,13 +20,12 @@ import h11
 from tracer.events import Event, Layer
 from tracer.proxy.exchange import FRAME_EXCERPT, Exchange
 from tracer.proxy.frames import FrameDecoder
-from tracer.proxy.h2pass import H2Passthrough
+from tracer.proxy.h2 import PREFACE, H2Pipe
 from tracer.proxy.http1 import Http1
 from tracer.proxy.peer import Peer
 from tracer.proxy.rawpipe import C2D, D2C, Follower, RawPipe
 from tracer.proxy.ttybook import TtyBook
 
-PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 FOLLOWED = ("raw", "h2")  # the modes in which a Follower has the bytes
 
 
@@ -140,7 +139,10 @@ class ConnectionCore(Http1):
             return b""
         data, self._sniffed = self._sniffed, b""
         if self._choose_protocol(data) == "h2":
-            self._follow("h2", H2Passthrough())
+            self._follow("h2", H2Pipe())
+            held = self._resp.trailing_data[0]  # a gRPC server may have spoken first: h11 has it
+            if held:
+                self._follower_data(D2C, held, self._t_daemon)
             self._follower_data(C2D, data, self._t_client)
             return b""
         self.mode = "http"
@@ -157,7 +159,7 @@ class ConnectionCore(Http1):
         self._inflight = None
         if protocol == "h2c":
             self._emit("http.upgrade", t, layer="dockerd", seq=x.seq, protocol=protocol, tty=False)
-            self._follow("h2", H2Passthrough(seq=x.seq))
+            self._follow("h2", H2Pipe(x.seq, upgraded=(x.method, x.path, x.t_request)))
         else:
             tty = self.book.for_stream(x.endpoint, x.request_json)
             pipe = RawPipe(x.seq, protocol, tty, t, FrameDecoder(FRAME_EXCERPT))

@@ -14,8 +14,12 @@ from typing import IO, Any
 from tracer.events import Event, EventFormatError
 
 FORMAT = "dockertrace-recording"
-VERSION = 1
-READS = (1,)
+# 2: events of new sources (containerd's own events, files read) and kinds (grpc.call,
+# containerd.event, cgroup.*, oci.spec, sys.write/read/openat/rename), new detail fields (a
+# mount's option string). A reader of version 1 would skip those lines as bad ones, so the
+# number tells it plainly that the file is newer than it is.
+VERSION = 2
+READS = (2,)
 
 
 class RecordingError(ValueError):
@@ -102,13 +106,18 @@ DETAIL_TYPES: dict[str, tuple[type, ...]] = {
     **dict.fromkeys(("last_byte_ns", "size", "exit_code", "ret", "flags"), _INT),
     **dict.fromkeys(("method", "path", "endpoint", "target", "stream", "excerpt"), _STR),
     **dict.fromkeys(("direction", "filename", "fstype", "body_excerpt", "protocol"), _STR),
+    # version 2: what the claims read of the new kinds (tracer/chain/claims.py)
+    **dict.fromkeys(("topic", "container_id", "service", "namespace", "data"), _STR),
+    **dict.fromkeys(("stream_id", "fd"), _INT),
+    "payload": (dict,),
     "argv": (list,),
     "flag_names": (list,),
     "nspid": (list,),
+    "namespaces": (list,),
     "query": (dict,),
     "headers": (dict,),
 }
-_LISTS_OF = {"argv": str, "flag_names": str, "nspid": int}
+_LISTS_OF = {"argv": str, "flag_names": str, "nspid": int, "namespaces": str}
 
 
 def detail_problem(detail: Any) -> str | None:
@@ -131,9 +140,16 @@ def detail_problem(detail: Any) -> str | None:
     return None
 
 
+def _from_v1(header: dict[str, Any], events: list[dict[str, Any]]) -> None:
+    """Version 1 had a subset of version 2's kinds and fields, with the same meaning: its events
+    stay as they are (the new fields are simply absent), and the header says what it was."""
+    header["version"] = 2
+    header["migrated_from"] = 1
+
+
 # Migrations from older versions: version -> function turning that header+event dicts into the
-# next version's. Version 1 is the first; the table is where a version 2 will add its step.
-MIGRATIONS: dict[int, Callable[[dict[str, Any], list[dict[str, Any]]], None]] = {}
+# next version's, applied in turn until the current one.
+MIGRATIONS: dict[int, Callable[[dict[str, Any], list[dict[str, Any]]], None]] = {1: _from_v1}
 
 
 def read_recording(path: str | os.PathLike[str]) -> Recording:
@@ -161,7 +177,7 @@ def read_recording(path: str | os.PathLike[str]) -> Recording:
     if not isinstance(version, int) or (version not in READS and version not in MIGRATIONS):
         raise RecordingError(
             f"{p}:1: recording format version {version!r}; this dockertrace reads versions "
-            f"{', '.join(map(str, READS))}"
+            f"{', '.join(map(str, sorted({*READS, *MIGRATIONS})))}"
         )
     events: list[Event] = []
     problems: list[Problem] = []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime
 import grp
 import os
@@ -31,6 +32,8 @@ from tracer.sources.session import LiveSession
 ACTION_TIMEOUT_S = 180
 CLEANUP_TIMEOUT_S = 60
 TLS_LISTEN = "tcp://127.0.0.1:2376"
+CONTAINERD_SOCKET = "/run/containerd/containerd.sock"
+CONN_OFFSET = 1_000_000
 
 
 class LiveStage:
@@ -233,6 +236,37 @@ def _tls_proxy(stage: LiveStage, args: list[str]) -> ActionResult:
     )
 
 
+def _containerd_proxy(stage: LiveStage, args: list[str]) -> ActionResult:
+    """A second proxy, in front of containerd: only a client that connects through it (ctr
+    --address) is seen; dockerd's connection to containerd was made when dockerd started."""
+    if stage.session is None:
+        return ActionResult(unavailable=stage.problem)
+    from tracer.proxy.server import Proxy
+
+    listen = os.path.join(stage.tmp, "containerd.sock")
+    upstream = f"unix://{CONTAINERD_SOCKET}"
+
+    def collect(ev: Event) -> None:
+        # Its core calls the upstream's side dockerd; its connections are numbered from 1 like
+        # the session proxy's, so they are moved apart (the chain tells clients by number).
+        layer = "containerd" if ev.layer == "dockerd" else ev.layer
+        detail = dict(ev.detail)
+        if isinstance(detail.get("conn"), int):
+            detail["conn"] += CONN_OFFSET
+        stage._collect(dataclasses.replace(ev, layer=layer, detail=detail))
+
+    try:
+        proxy = Proxy(listen=f"unix://{listen}", upstream=upstream, sink=collect).start()
+    except Exception as e:  # the proxy's errors say what is wrong
+        return ActionResult(output=f"the proxy for containerd did not start: {e}\n", returncode=1)
+    stage.extra_proxies.append(proxy)
+    return ActionResult(
+        output=f"listening on {proxy.address}, forwarding to {upstream}\n"
+        f"ctr --address {listen} now talks to containerd through it\n",
+        returncode=0,
+    )
+
+
 def _stop_dockerd(stage: LiveStage, args: list[str]) -> ActionResult:
     if not stage.stop_daemon:
         return ActionResult(
@@ -251,4 +285,5 @@ APP_ACTIONS: dict[str, Callable[[LiveStage, list[str]], ActionResult]] = {
     "socket": _socket,
     "tls-proxy": _tls_proxy,
     "stop-dockerd": _stop_dockerd,
+    "containerd-proxy": _containerd_proxy,
 }

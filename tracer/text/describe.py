@@ -111,6 +111,17 @@ def _mounted(d: Mapping[str, Any]) -> str:
     return short_ids(f"mount {kind} on {d.get('target', '?')}")
 
 
+def _grpc(d: Mapping[str, Any]) -> str:
+    service = str(d.get("service") or "?").removeprefix("containerd.services.")
+    status = d.get("status_name") or ("cut short" if d.get("complete") is False else "?")
+    return f"gRPC {service}/{d.get('method') or '?'} → {status}"
+
+
+def _h2(d: Mapping[str, Any]) -> str:
+    sizes = f"{d.get('bytes_in', 0)} B in, {d.get('bytes_out', 0)} B out"
+    return f"HTTP/2 connection {d.get('conn')}: {d.get('calls', 0)} call(s), {sizes}"
+
+
 # kind -> its line, from the event's detail (proc.exec, http.request and the clones need more)
 LINES: dict[str, Callable[[Mapping[str, Any]], str]] = {
     "http.response": _response,
@@ -128,6 +139,11 @@ LINES: dict[str, Callable[[Mapping[str, Any]], str]] = {
     "stream.error": lambda d: f"error inside the stream: {excerpt(d.get('message', ''), 60)}",
     "upstream.unreachable": lambda d: f"daemon unreachable: {d.get('error', '')}",
     "proxy.error": lambda d: f"proxy: {d.get('error', '')}",
+    "grpc.call": _grpc,
+    "h2.exchange": lambda d: (
+        f"HTTP/2 {d.get('method') or '?'} {d.get('path') or '(headers unknown)'}"
+    ),
+    "h2.stream": _h2,
     "proc.fork": lambda d: f"fork → pid {d.get('child_pid')} {d.get('child_comm') or ''}".rstrip(),
     "proc.exit": _exited,
     "sys.unshare": lambda d: f"unshare({short_flags(d.get('flag_names', []))})",

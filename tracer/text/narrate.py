@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from tracer.chain.model import Trace
+from tracer.text import claims as claims_text
 from tracer.text.describe import describe, printable
 
 MARKS = {"observed": "✓", "skipped": "–", "missing": "✗"}
@@ -59,6 +60,10 @@ def narrate(trace: Trace, *, evidence: bool = True) -> str:
             out.append(f"  story: {ch.story}  [{verdict[ch.agrees]}]")
             if ch.observed:
                 out.append(f"  seen:  {ch.observed}")
+    if trace.claims:
+        out.append("")
+        out.append("The article's claims, and what this run showed:")
+        out += claims_text.lines(trace.claims)
     return printable("\n".join(out))
 
 
@@ -102,6 +107,7 @@ def to_json(trace: Trace) -> dict[str, Any]:
             {"name": ch.name, "story": ch.story, "observed": ch.observed, "agrees": ch.agrees}
             for ch in trace.checks
         ],
+        "claims": [claims_text.to_json(c) for c in trace.claims],
         "client_pid": trace.client_pid,
     }
 

@@ -13,14 +13,14 @@ from tracer.events import Event
 from tracer.text.describe import describe, short_flags, short_ids
 
 
-def runs(events: Iterable[Event], backend: str = "") -> list[Trace]:
+def runs(events: Iterable[Event], backend: str = "", claims: bool = True) -> list[Trace]:
     """Every run in the events, in order of start, in words."""
-    return [word(t) for t in chain.runs(events, backend)]
+    return [word(t) for t in chain.runs(events, backend, claims)]
 
 
-def fold(events: Iterable[Event], backend: str = "") -> Trace:
+def fold(events: Iterable[Event], backend: str = "", claims: bool = True) -> Trace:
     """The main run in the events (the one that created a container, else the first), in words."""
-    return word(chain.fold(events, backend))
+    return word(chain.fold(events, backend, claims))
 
 
 def word(trace: Trace) -> Trace:

@@ -25,11 +25,11 @@ def bundled_recording() -> Path | None:
     return None
 
 
-def fold_events(events: list[Event], backend: str = "") -> Trace:
+def fold_events(events: list[Event], backend: str = "", claims: bool = True) -> Trace:
     """The chain's fold of the main run in the events (an empty trace when there is none)."""
     if not events:
         return empty_trace(backend)
-    return fold(events, backend=backend)  # never empty: kernel events alone make one run
+    return fold(events, backend=backend, claims=claims)  # kernel events alone make one run
 
 
 def empty_trace(backend: str = "") -> Trace:

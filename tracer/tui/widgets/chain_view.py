@@ -1,4 +1,4 @@
-"""The chain as boxes and arrows: each box's pid and state, a token travelling the active hop."""
+"""The chain as boxes and arrows: each box's pid and state, the active hop and what crosses it."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from textual.strip import Strip
 from textual.widget import Widget
 
 from tracer.chain.model import BOXES, Box, Hop
+from tracer.text.crossing import crossed
 from tracer.text.describe import short_ids
 from tracer.tui.rendered_lines import changed_span
 from tracer.tui.scene import BoxState, Scene
@@ -252,7 +253,9 @@ class ChainView(Widget):
         for span in line.spans:
             token_line.stylize(span.style, span.start, span.end)
         label = Text(no_wrap=True, overflow="ellipsis")
-        label.append(f"step {hop.step} · ", self._style("dim"))
+        what = crossed(hop)
+        said = hop_label(hop.label).startswith(what)  # `exec echo hi` says it is an exec
+        label.append(f"step {hop.step} · " + ("" if said else f"{what} · "), self._style("dim"))
         label.append(hop_label(hop.label), self._style("label"))
         mid = (a + b) // 2
         start = max(0, min(mid - label.cell_len // 2, width - label.cell_len))

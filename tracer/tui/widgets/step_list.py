@@ -14,7 +14,9 @@ from rich.style import Style
 from rich.text import Text
 from textual.strip import Strip
 
+from tracer.chain.claims import CLAIM_STEP, SAME_AS_CHECK
 from tracer.chain.model import Check, Trace
+from tracer.text import claims as claims_text
 from tracer.text.describe import short_ids
 from tracer.tui.rendered_lines import Block, RenderedLines
 from tracer.tui.scene import Scene
@@ -197,6 +199,20 @@ class StepList(RenderedLines):
             )
         return partial(step_rows, tuple(rows))
 
+    def _claim_lines(self, number: int | None) -> list[tuple[str, str]]:
+        """The article's claims about the current step, each as this run settled it."""
+        lines = []
+        for c in self.trace.claims:
+            if CLAIM_STEP[c.number] != number:
+                continue
+            head = f"{claims_text.MARKS[c.status]} “{claims_text.story(c)}”"
+            if c.status == "observed":  # the step's own lines above say what was seen
+                lines.append((head, "dim"))
+            else:
+                style = "check" if c.status == "corrected" else "missing"
+                lines.append((short_ids(f"{head}: {claims_text.says(c)}"), style))
+        return lines
+
     def _story_lines(self) -> tuple[tuple[str, str], ...]:
         """The story under the table: (text, style) lines; a style is bold or a component's."""
         scene = self.scene
@@ -216,8 +232,15 @@ class StepList(RenderedLines):
             if st.shown in ("missing", "skipped"):
                 reason = self.trace.step(st.number).reason or "no evidence"
                 lines.append((f"Step {st.number} {st.shown}: {reason}", st.shown))
+        lines += self._claim_lines(number)
+        said = {  # checks that a claim of this step says again, with its evidence
+            SAME_AS_CHECK[c.number]
+            for c in self.trace.claims
+            if c.number in SAME_AS_CHECK and CLAIM_STEP[c.number] == number
+        }
         for check in checks_shown(self.trace, scene):
-            lines.append((short_ids("Reality check: " + check_text(check)), "check"))
+            if check.name not in said:
+                lines.append((short_ids("Reality check: " + check_text(check)), "check"))
         if scene.finished and self.trace.container and self.trace.container.output:
             out = self.trace.container.output.rstrip("\n")
             lines.append((f"Output: {out}", "bold"))
