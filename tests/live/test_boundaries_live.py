@@ -211,3 +211,20 @@ def test_the_output_s_four_hops(run: LiveRun) -> None:
     assert read[0].detail["excerpt"] == "hi\n"
     # only the container's own processes: no write of dockerd, containerd or the CLI to fd 1/2
     assert {e.layer for e in of(run, "sys.write") if e.detail["path"] is None} == {"container"}
+
+
+def test_a_chatty_container_is_capped_in_the_kernel(demo_image: str) -> None:
+    """200 writes of one process: the first io_max (64) are sent, the rest stay in the kernel;
+    the output itself is whole."""
+    loop = "i=0; while [ $i -lt 200 ]; do echo line$i; i=$((i+1)); done"
+    with LiveSession(backend="bcc") as s:
+        r = s.run_docker(["run", "--rm", demo_image, "sh", "-c", loop])
+        events = s.snapshot()
+        lost = s.source.lost_events()
+    assert r.returncode == 0 and r.stdout.count(b"\n") == 200
+    writes = [e for e in events if e.kind == "sys.write" and e.layer == "container"]
+    by_pid: dict[int, int] = {}
+    for e in writes:
+        by_pid[e.pid] = by_pid.get(e.pid, 0) + 1
+    assert max(by_pid.values()) == 64 and lost == 0, by_pid
+    assert writes[0].detail["excerpt"] == "line0\n"

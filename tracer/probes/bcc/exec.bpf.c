@@ -22,6 +22,8 @@
 #define FSTYPE_LEN 32                   // bytes of a mount's filesystem type
 #define DATA_LEN __DATA_LEN__           // bytes of a mount's option string (overlay's lowerdir=...)
 #define EXCERPT_LEN 64                  // bytes of a write's or read's buffer copied
+#define IO_MAX __IO_MAX__               // writes/reads reported per process and fd: a chatty
+                                        // container must not flood the ring buffer
 #define O_PATH_OR_FIFO 2                // openat purpose: a stdio FIFO (or a /proc/self/fd reopen)
 #define SUN_PATH_LEN 108                // sizeof(((struct sockaddr_un *)0)->sun_path)
 #define AF_UNIX 1
@@ -128,6 +130,21 @@ BPF_RINGBUF_OUTPUT(dt_events, __RINGBUF_PAGES__);
 BPF_HASH(dt_container, u32, u8, __MAX_TRACKED__);                         // tgid -> 1: the container's own
 BPF_TABLE("lru_hash", u64, u8, dt_fds, 4096);                            // tgid << 32 | fd -> 1: a stdio FIFO
 BPF_PERCPU_ARRAY(dt_path, struct { char s[STR_LEN]; }, 1);                // a path read before it is wanted
+BPF_TABLE("lru_hash", u64, u32, dt_io, 4096);                            // tgid << 32 | fd -> writes/reads sent
+
+// Whether one more write or read of this process and fd may be sent (at most IO_MAX).
+static __always_inline int io_budget(u64 key)
+{
+    u32 *n = dt_io.lookup(&key), one = 1;
+    if (!n) {
+        dt_io.update(&key, &one);
+        return 1;
+    }
+    if (*n >= IO_MAX)
+        return 0;
+    __sync_fetch_and_add(n, 1);
+    return 1;
+}
 
 static __always_inline int is_tracked(u32 tgid)
 {
@@ -575,6 +592,8 @@ int on_enter_write(struct syscall_enter *ctx)
     u32 to_fifo = dt_fds.lookup(&key) != 0;
     if (!to_fifo && !((fd == 1 || fd == 2) && dt_container.lookup(&tgid)))
         return 0; // the one test every write on the host pays: one or two hash lookups
+    if (!io_budget(key))
+        return 0;
     struct event *ev = now(EV_WRITE, tgid, (u32)id);
     if (!ev)
         return 0;
@@ -611,7 +630,8 @@ int on_exit_read(struct syscall_exit *ctx)
     struct event *ev = dt_pending.lookup(&tid);
     if (!ev || ev->kind != EV_READ)
         return 0;
-    if (ctx->ret <= 0) { // EAGAIN on a non-blocking FIFO, or its end: nothing crossed
+    u64 key = (bpf_get_current_pid_tgid() & 0xFFFFFFFF00000000ULL) | (u32)ev->a0;
+    if (ctx->ret <= 0 || !io_budget(key)) { // EAGAIN, the FIFO's end, or enough of it seen
         dt_pending.delete(&tid);
         return 0;
     }
@@ -627,6 +647,7 @@ int on_enter_close(struct syscall_enter *ctx)
 {
     u64 key = (bpf_get_current_pid_tgid() & 0xFFFFFFFF00000000ULL) | (u32)ctx->args[0];
     dt_fds.delete(&key); // that fd number may next name something else
+    dt_io.delete(&key);
     return 0;
 }
 

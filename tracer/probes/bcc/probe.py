@@ -77,6 +77,7 @@ class ProgramShape:
     arg_len: int = 192
     str_len: int = 256
     data_len: int = 1024  # bytes of a mount's option string (overlay: a lowerdir per layer)
+    io_max: int = 64  # writes/reads reported per process and fd (the rest are not sent)
     max_tracked: int = 16384
     max_pending: int = 2048
     ringbuf_pages: int = 512
@@ -177,6 +178,7 @@ def build_program(shape: ProgramShape = ProgramShape()) -> str:
         "__ARG_LEN__": shape.arg_len,
         "__STR_LEN__": shape.str_len,
         "__DATA_LEN__": shape.data_len,
+        "__IO_MAX__": shape.io_max,
         "__IS_RUNC_INIT__": words_equal("old", RUNC_INIT_COMM),
         "__IS_FIFO_PATH__": any_prefix("w", FIFO_PREFIXES),
         "__IS_META_PATH__": any_prefix("w", META_PREFIXES),
