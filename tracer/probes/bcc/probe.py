@@ -165,8 +165,12 @@ def release_later(fds: list[int]) -> Iterator[None]:
 RELEASERS: list[subprocess.Popen[bytes]] = []
 
 
+PROGRAM_FILES = ("exec.bpf.c", "boundary.bpf.c")  # one program, in this order
+
+
 def program_source() -> str:
-    return resources.files("tracer.probes.bcc").joinpath("exec.bpf.c").read_text()
+    here = resources.files("tracer.probes.bcc")
+    return "\n".join(here.joinpath(name).read_text() for name in PROGRAM_FILES)
 
 
 def build_program(shape: ProgramShape = ProgramShape()) -> str:
