@@ -8,7 +8,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
-Source = Literal["proxy", "bpf", "tracefs", "proc", "replay"]
+# containerd: its event service (`ctr events`); file: files the tracer reads (the OCI spec)
+Source = Literal["proxy", "bpf", "tracefs", "proc", "replay", "containerd", "file"]
 Layer = Literal["cli", "dockerd", "containerd", "shim", "runc", "container", "kernel", "proxy"]
 
 SOURCES: frozenset[str] = frozenset(get_args(Source))
@@ -47,9 +48,21 @@ KINDS: Mapping[str, str] = {
     "sys.clone3": "flags, flag_names, ret",
     "sys.unshare": "flags, flag_names",
     "sys.setns": "fd, nstype, nstype_name",
-    "sys.mount": "source, target, fstype, flags",
+    "sys.mount": "source, target, fstype, flags, data (the option string; None in tracefs)",
     "sys.pivot_root": "new_root, put_old",
     "sys.connect": "path, family",
+    "cgroup.mkdir": "path, root (hierarchy id; 0 is cgroup v2), level, id, container_id",
+    "cgroup.attach": "path, root, level, pid (the task attached), attached_comm, container_id",
+    "sys.openat": "path, flags, flag_names, ret (fd), purpose (metadata | fifo), container_id",
+    "sys.rename": "path (the new name), old_path, ret, container_id",
+    "sys.write": "fd, size (bytes asked), ret, excerpt (at most 64 bytes), path (a FIFO's)",
+    "sys.read": "fd, size (bytes read), excerpt (at most 64 bytes), path (a FIFO's)",
+    # containerd's event service (tracer/probes/containerd_events)
+    "containerd.event": "topic, namespace, container_id, payload, wall_time, wall_ns, clock",
+    "source.unavailable": "source (e.g. containerd-events), reason",
+    # files read while they exist (tracer/probes/oci_spec)
+    "oci.spec": "bundle, path, container_id, namespaces, args, root, readonly_root, "
+    "cgroups_path, mounts (count), capabilities (count), hostname, runc_pid, error",
     # processes (tracer/probes/procs, psutil)
     "proc.seen": "role, cmdline, create_time, listens, nspid",
 }

@@ -76,7 +76,7 @@ def test_stops_cleanly(root: None, probes: list[ProbeProcess], backend: str, how
     p = ProbeProcess(backend, *(["--seconds", "4"] if how == "seconds" else []))
     probes.append(p)
     if backend == "bcc":
-        assert len(p.maps) == 7
+        assert len(p.maps) == 11  # the eleven BPF_* maps of exec.bpf.c
     else:
         assert os.path.isdir(p.instance)
     code = p.proc.wait(timeout=30) if how == "seconds" else p.stop(getattr(signal, how))

@@ -182,3 +182,16 @@ def layer_of_comm(comm: str, cmdline: Sequence[str] = ()) -> Layer:
     if cmdline:
         return layer_of_exec(cmdline[0], cmdline, None, "")
     return "kernel"
+
+
+# O_* of open(2)'s flags (x86_64/arm64 values; O_RDONLY is 0: named when neither bit is set)
+OPEN_FLAGS: dict[int, str] = {
+    0o1: "O_WRONLY", 0o2: "O_RDWR", 0o100: "O_CREAT", 0o200: "O_EXCL", 0o1000: "O_TRUNC",
+    0o2000: "O_APPEND", 0o4000: "O_NONBLOCK", 0o200000: "O_DIRECTORY", 0o2000000: "O_CLOEXEC",
+    0o10000000: "O_PATH",
+}  # fmt: skip
+
+
+def open_flag_names(flags: int) -> list[str]:
+    names = _names(flags, OPEN_FLAGS)
+    return names if flags & 0o10000003 else ["O_RDONLY", *names]  # O_PATH: neither

@@ -76,6 +76,8 @@ class LiveSession:
         self._arrived = threading.Condition(self._lock)
         self._exited: set[int] = set()  # pids whose exit the probes reported
         self._open_conns = 0  # connections the proxy saw open and not yet closed
+        self.containerd: Any = None  # containerd's event stream (`ctr events`)
+        self.specs: Any = None  # reads the OCI spec of each `runc create`
 
     @property
     def backend(self) -> str:
@@ -92,6 +94,8 @@ class LiveSession:
             elif ev.kind == "conn.close":
                 self._open_conns -= 1
             self._arrived.notify_all()
+        if self.specs is not None:
+            self.specs.see(ev)
         if self.sink is not None:
             self.sink(ev)
 
@@ -100,6 +104,7 @@ class LiveSession:
         exit_on_sigterm()  # SIGTERM unwinds through close() like Ctrl-C
         begun = begin_best(forced=self.backend_forced)  # bcc compiles while we go on
         try:
+            self._start_evidence()
             # The forwarding process starts (a Python of its own) while bcc compiles; being
             # older than the probes, it is not traced: its own connects are not the lesson.
             self.proxy = Proxy(listen=self.listen, upstream=self.upstream, sink=self._collect)
@@ -112,6 +117,7 @@ class LiveSession:
             self.source, self.choices = start_best(
                 self._collect, [os.getpid()], self.backend_forced, begun=begun
             )
+            self.containerd.wait_ready()
         except BaseException:
             if self.source is None:
                 begun[0].close()  # prepared, never started (or failed to)
@@ -119,6 +125,16 @@ class LiveSession:
             raise
         self.ready_seconds = time.perf_counter() - t0
         return self
+
+    def _start_evidence(self) -> None:
+        """containerd's event stream and the spec reader: started before the probes, so that
+        ctr (like the proxy) is older than them and its own syscalls are not traced."""
+        from tracer.probes.containerd_events import ContainerdEvents
+        from tracer.probes.oci_spec import SpecReader
+
+        self.specs = SpecReader(self._collect)
+        self.containerd = ContainerdEvents(self._collect)
+        self.containerd.start()
 
     @property
     def docker_host(self) -> str:
@@ -206,6 +222,9 @@ class LiveSession:
                 self.proxy = None
             if self.source is not None:
                 self.source.close()
+            for part in (self.containerd, self.specs):
+                if part is not None:
+                    part.close()
 
     def __enter__(self) -> LiveSession:
         return self.start()

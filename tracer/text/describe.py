@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from tracer.chain.paths import overlay_layers
 from tracer.events import Event
 
 NS_SHORT = {
@@ -108,7 +109,62 @@ def _mounted(d: Mapping[str, Any]) -> str:
     # a bind or a remount has no filesystem type: say which it is instead
     flags = "/".join(str(n).removeprefix("MS_").lower() for n in d.get("flag_names") or [])
     kind = d.get("fstype") or flags or d.get("source") or "?"
-    return short_ids(f"mount {kind} on {d.get('target', '?')}")
+    return short_ids(f"mount {kind} on {d.get('target', '?')}{_mount_line(d)}")
+
+
+def _base(path: Any) -> str:
+    return str(path or "?").rsplit("/", 1)[-1]
+
+
+def _mount_line(d: Mapping[str, Any]) -> str:
+    layers = overlay_layers(d.get("data")) if d.get("fstype") == "overlay" else None
+    if layers is None:
+        return ""
+    upper = "a writable upperdir" if layers.upper else "no upperdir"
+    return f" ({len(layers.lower)} read-only layers + {upper})"
+
+
+def _containerd_line(d: Mapping[str, Any]) -> str:
+    raw = d.get("payload")
+    payload: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
+    extra = f" pid {payload['pid']}" if payload.get("pid") else ""
+    if payload.get("exit_status") is not None:
+        extra += f" status {payload['exit_status']}"
+    cid = str(d.get("container_id") or payload.get("key") or "")[:12]
+    return f"containerd event {d.get('topic', '?')} [{d.get('namespace', '?')}] {cid}{extra}"
+
+
+def _hierarchy(d: Mapping[str, Any]) -> str:
+    return "cgroup v2" if d.get("root") == 0 else f"v1 hierarchy {d.get('root')}"
+
+
+def _io_line(verb: str, d: Mapping[str, Any]) -> str:
+    where = _base(d["path"]) if d.get("path") else f"fd {d.get('fd')}"
+    return f"{verb} {where}: {excerpt(d.get('excerpt', ''), 30)} ({d.get('size', 0)} B)"
+
+
+def _spec_line(d: Mapping[str, Any]) -> str:
+    if d.get("error"):
+        return f"OCI spec unreadable: {d['error']}"
+    args = " ".join(str(a) for a in d.get("args") or [])
+    ns = ",".join(str(n) for n in d.get("namespaces") or [])
+    return f"OCI spec: run {excerpt(args, 30)}, namespaces {ns}, {d.get('mounts', 0)} mounts"
+
+
+# the boundaries' kinds (issue 14): what crossed between the engine's parts
+BOUNDARY_LINES: dict[str, Callable[[Mapping[str, Any]], str]] = {
+    "containerd.event": _containerd_line,
+    "source.unavailable": lambda d: f"{d.get('source', '?')} unavailable: {d.get('reason', '')}",
+    "cgroup.mkdir": lambda d: f"mkdir cgroup {d.get('path', '?')} ({_hierarchy(d)})",
+    "cgroup.attach": lambda d: (
+        f"pid {d.get('pid')} joins cgroup {d.get('path', '?')} ({_hierarchy(d)})"
+    ),
+    "oci.spec": _spec_line,
+    "sys.openat": lambda d: f"open {_base(d.get('path'))} ({d.get('purpose', 'file')})",
+    "sys.rename": lambda d: f"rename {_base(d.get('old_path'))} → {_base(d.get('path'))}",
+    "sys.write": lambda d: _io_line("write to", d),
+    "sys.read": lambda d: _io_line("read from", d),
+}
 
 
 def _grpc(d: Mapping[str, Any]) -> str:
@@ -164,6 +220,9 @@ def describe(ev: Event, compact: bool = False) -> str:
     line = LINES.get(k)
     if line is not None:
         return line(ev.detail)
+    boundary = BOUNDARY_LINES.get(k)
+    if boundary is not None:
+        return short_ids(boundary(ev.detail))
     if k == "http.request":
         return request_line(ev)
     if k == "proc.exec":

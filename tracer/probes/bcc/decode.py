@@ -6,7 +6,9 @@ import ctypes
 from collections.abc import Callable
 from typing import Any
 
+from tracer.chain.paths import overlay_layers
 from tracer.events import Event
+from tracer.probes.bcc.boundary import KIND_NAMES, FifoFds, boundary_detail
 from tracer.probes.decode import (
     AF_UNIX,
     SIGNALS,
@@ -66,9 +68,18 @@ class Decoder:
 
     def __init__(self, lineage: Lineage) -> None:
         self.lineage = lineage
+        self.fifos = FifoFds()
 
     def decode(self, ev: Any, raw_args: bytes = b"") -> Event | None:
+        """One record; `raw_args` holds exec's argv (NUL-separated), a mount's data, or a
+        write's or read's excerpt."""
         kind, pid, comm = ev.kind, ev.pid, _s(ev.comm)
+        if kind in KIND_NAMES:
+            found = boundary_detail(ev, self.fifos, raw_args)
+            if found is None:
+                return None
+            known = self.lineage.get(pid, comm)
+            return self._event(ev, KIND_NAMES[kind], known.layer, known.ppid, comm, found)
         if kind == EV_EXEC:
             return self._exec(ev, comm, raw_args)
         known = self.lineage.get(pid, comm)
@@ -80,6 +91,8 @@ class Decoder:
             name, details = SYSCALLS[kind]
             detail = details(ev)
             detail["ret"] = int(ev.ret)
+            if kind == EV_MOUNT:
+                detail.update(mount_data(ev, raw_args, detail["fstype"]))
         else:
             return None
         return self._event(ev, name, known.layer, known.ppid, comm, detail)
@@ -149,6 +162,18 @@ def _mount(ev: Any) -> dict[str, Any]:
         "flags": flags,
         "flag_names": mount_flag_names(flags),
     }
+
+
+def mount_data(ev: Any, raw: bytes, fstype: str) -> dict[str, Any]:
+    """A mount's option string (overlay: its layers), read from the caller's memory."""
+    data = raw.split(b"\0", 1)[0].decode(errors="replace") or None
+    out: dict[str, Any] = {"data": data}
+    if ev.how:
+        out["data_truncated"] = True
+    layers = overlay_layers(data) if fstype == "overlay" else None
+    if layers is not None:
+        out["layers"] = {"lower": len(layers.lower), "upper": layers.upper}
+    return out
 
 
 def _pivot_root(ev: Any) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-// dockertrace: processes and namespace syscalls of the processes under trace (bcc, tracepoints only).
+// dockertrace: processes, namespace and cgroup set-up, and the files and bytes that cross the
+// engine's boundaries, of the processes under trace (bcc, tracepoints only).
 //
 // Only tracepoint arguments and user memory are read (never kernel struct fields), so the program
 // does not depend on the running kernel's layout: the records' structs below are generated from
@@ -10,11 +11,20 @@
 // Filtering happens here, not in Python: `dt_tracked` holds the thread-group ids under trace,
 // seeded from user space (dockerd, containerd, the client); a fork of a tracked process tracks
 // the child; the exit of the last thread untracks it. Nothing else reaches the ring buffer.
+// Narrower still: writes only of the container's own processes (`dt_container`: what
+// runc:[2:INIT] exec'd, and their children) to stdout/stderr, and reads and writes only of the
+// stdio FIFOs (`dt_fds`); opens and renames only under the directories that __PATH_TESTS__
+// names. The functions for those boundaries are in boundary.bpf.c, compiled after this file.
 
 #define ARGC_MAX __ARGC_MAX__           // argv entries copied per exec
 #define ARG_LEN __ARG_LEN__             // bytes per argv entry, including its NUL
 #define STR_LEN __STR_LEN__             // bytes per path (filename, mount source/target, socket path)
 #define FSTYPE_LEN 32                   // bytes of a mount's filesystem type
+#define DATA_LEN __DATA_LEN__           // bytes of a mount's option string (overlay's lowerdir=...)
+#define EXCERPT_LEN 64                  // bytes of a write's or read's buffer copied
+#define IO_MAX __IO_MAX__               // writes/reads reported per process and fd: a chatty
+                                        // container must not flood the ring buffer
+#define O_PATH_OR_FIFO 2                // openat purpose: a stdio FIFO (or a /proc/self/fd reopen)
 #define SUN_PATH_LEN 108                // sizeof(((struct sockaddr_un *)0)->sun_path)
 #define AF_UNIX 1
 #define CLONE_THREAD 0x00010000
@@ -40,6 +50,12 @@ enum kind {
     EV_MOUNT = 8,      // mount()
     EV_PIVOT_ROOT = 9, // pivot_root()
     EV_CONNECT = 10,   // connect() to an AF_UNIX socket
+    EV_CGROUP_MKDIR = 11,  // cgroup:cgroup_mkdir (v1: once per hierarchy; v2: root 0)
+    EV_CGROUP_ATTACH = 12, // cgroup:cgroup_attach_task
+    EV_OPENAT = 13,    // openat() of a path under the watched directories
+    EV_RENAME = 14,    // renameat(2)() to a path under the watched directories (sent at enter)
+    EV_WRITE = 15,     // write() of a container process to fd 1/2, or of anyone to a stdio FIFO
+    EV_READ = 16,      // read() from a stdio FIFO that returned bytes
 };
 
 enum exit_how {
@@ -54,21 +70,29 @@ struct event {
     u32 kind;                      // enum kind
     u32 pid;                       // thread-group id of the caller (the "pid" users know)
     u32 tid;                       // the calling thread's id
-    u32 argc;                      // exec: argv entries copied into args
-    s64 ret;                       // syscall return value (clone/clone3: the child's pid in the parent)
-    u64 a0;                        // clone/clone3/unshare/mount: flags; setns: fd; connect: family;
-                                   // exit: exit code; fork: child pid
-    u64 a1;                        // setns: nstype; connect: addrlen; exit: signal;
+    u32 argc;                      // exec: argv entries copied into args; write/read: bytes in s0
+    s64 ret;                       // syscall return value (clone/clone3: the child's pid in the parent);
+                                   // cgroup: the cgroup's id
+    u64 a0;                        // clone/clone3/unshare/mount/openat: flags; setns/write/read: fd;
+                                   // connect: family; exit: exit code; fork: child pid; cgroup: root
+    u64 a1;                        // setns: nstype; connect: addrlen; exit: signal; cgroup: level;
                                    // fork: flags of the clone call that made it (0 for fork()/vfork())
-    u32 how;                       // exit: enum exit_how; exec: 1 if argv was cut (count or length)
-    u32 args_size;                 // exec: bytes of args in use (argc slots)
+                                   // write: bytes asked; read: the buffer, then the bytes read
+    u32 how;                       // exit: enum exit_how; exec: 1 if argv was cut (count or length);
+                                   // mount: 1 if data was cut; cgroup attach: the pid attached;
+                                   // openat: its purpose (O_PATH_OR_FIFO or 1); write: 1 if to a FIFO
+    u32 args_size;                 // exec: bytes of args in use (argc slots); mount: bytes of data
     char comm[16];                 // the caller's comm (exec: the new one)
-    char comm2[16];                // exec: the comm before exec; fork: the child's comm
+    char comm2[16];                // exec: the comm before exec; fork: the child's comm;
+                                   // cgroup attach: the attached task's comm
     char s0[STR_LEN];              // exec: filename; mount: source; pivot_root: new_root;
-                                   // connect: sun_path, raw (abstract names start with NUL)
-    char s1[STR_LEN];              // mount: target; pivot_root: put_old
+                                   // connect: sun_path, raw (abstract names start with NUL);
+                                   // cgroup: path; openat: filename; rename: newname;
+                                   // write/read: the first EXCERPT_LEN bytes of the buffer
+    char s1[STR_LEN];              // mount: target; pivot_root: put_old; rename: oldname
     char s2[FSTYPE_LEN];           // mount: filesystem type
-    char args[ARGC_MAX * ARG_LEN]; // exec: argv entry i at i * ARG_LEN, NUL-terminated
+    char args[ARGC_MAX * ARG_LEN]; // exec: argv entry i at i * ARG_LEN, NUL-terminated;
+                                   // mount: its data (the option string), DATA_LEN at most
 };
 
 // A syscalls:sys_enter_* record as a BPF program sees it (the kernel's struct syscall_tp_t).
@@ -103,6 +127,10 @@ BPF_ARRAY(dt_empty, struct event, 1);                                     // an 
 BPF_PERCPU_ARRAY(dt_scratch, struct event, 1);                            // fork/exit events, sent at once
 BPF_PERCPU_ARRAY(dt_lost, u64, 1);                                        // ring buffer full: events dropped
 BPF_RINGBUF_OUTPUT(dt_events, __RINGBUF_PAGES__);
+BPF_HASH(dt_container, u32, u8, __MAX_TRACKED__);                         // tgid -> 1: the container's own
+BPF_TABLE("lru_hash", u64, u8, dt_fds, 4096);                            // tgid << 32 | fd -> 1: a stdio FIFO
+BPF_PERCPU_ARRAY(dt_path, struct { char s[STR_LEN]; }, 1);                // a path read before it is wanted
+BPF_TABLE("lru_hash", u64, u32, dt_io, 4096);                            // tgid << 32 | fd -> writes/reads sent
 
 static __always_inline int is_tracked(u32 tgid)
 {
@@ -158,9 +186,10 @@ static __always_inline struct event *now(u32 kind, u32 tgid, u32 tid)
 
 static __always_inline void submit(struct event *ev)
 {
-    // Only exec events carry argv; the others stop before it.
-    int err = ev->kind == EV_EXEC ? dt_events.ringbuf_output(ev, sizeof(*ev), 0)
-                                  : dt_events.ringbuf_output(ev, offsetof(struct event, args), 0);
+    // Only exec events carry argv, and mounts their data; the others stop before it.
+    int err = ev->kind == EV_EXEC    ? dt_events.ringbuf_output(ev, sizeof(*ev), 0)
+              : ev->kind == EV_MOUNT ? dt_events.ringbuf_output(ev, offsetof(struct event, args) + DATA_LEN, 0)
+                                     : dt_events.ringbuf_output(ev, offsetof(struct event, args), 0);
     if (err) {
         u32 zero = 0;
         u64 *n = dt_lost.lookup(&zero);
@@ -247,6 +276,11 @@ int on_exec(struct tp_sched_process_exec *args)
     ev->kind = EV_EXEC;
     ev->pid = tgid;
     ev->tid = args->pid;
+    u64 *old = (u64 *)ev->comm2; // the comm before exec, as two words
+    if (__IS_RUNC_INIT__) {      // runc's last stage exec'd the container's program
+        u8 one = 1;
+        dt_container.update(&tgid, &one);
+    }
     bpf_get_current_comm(&ev->comm, sizeof(ev->comm));
     unsigned short off = args->filename & 0xFFFF; // __data_loc: offset in the low half
     read_kernel_str(&ev->s0, sizeof(ev->s0), (char *)args + off);
@@ -271,6 +305,8 @@ int on_fork(struct tp_sched_process_fork *args)
         return 0; // a new thread of a tracked process: its tgid is tracked already
     u8 one = 1;
     dt_tracked.update(&child, &one);
+    if (dt_container.lookup(&tgid))
+        dt_container.update(&child, &one);
     struct event *ev = now(EV_FORK, tgid, tid);
     if (!ev)
         return 0;
@@ -328,6 +364,7 @@ int on_exit(struct tp_sched_process_exit *args)
     }
     dt_exits.delete(&tgid);
     dt_tracked.delete(&tgid);
+    dt_container.delete(&tgid);
     return 0;
 }
 
@@ -378,6 +415,11 @@ int on_enter_mount(struct syscall_enter *ctx)
         read_user_str(&ev->s0, sizeof(ev->s0), (void *)ctx->args[0]);
         read_user_str(&ev->s1, sizeof(ev->s1), (void *)ctx->args[1]);
         read_user_str(&ev->s2, sizeof(ev->s2), (void *)ctx->args[2]);
+        int n = ctx->args[4] ? read_user_str(&ev->args[0], DATA_LEN, (void *)ctx->args[4]) : 0;
+        if (n > 0) {
+            ev->args_size = n;
+            ev->how = n == DATA_LEN; // cut: the string did not end within DATA_LEN
+        }
     }
     return 0;
 }

@@ -8,6 +8,7 @@ import os
 import platform
 import re
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -18,7 +19,8 @@ from typing import Any
 
 from tracer.probes import procs
 from tracer.probes.base import BackendUnavailable, EventSource, tracefs_root
-from tracer.probes.bcc.decode import EV_EXEC, Decoder, event_struct, packed_argv
+from tracer.probes.bcc.boundary import EV_READ, EV_WRITE
+from tracer.probes.bcc.decode import EV_EXEC, EV_MOUNT, Decoder, event_struct, packed_argv
 from tracer.probes.bcc.tp_format import parse_format, render_struct
 from tracer.probes.lineage import Lineage
 
@@ -30,9 +32,41 @@ RECORD_STRUCTS = (  # tracepoints whose record layout is generated from its form
     "sched/sched_process_fork",
     "sched/sched_process_exit",
     "signal/signal_deliver",
+    "cgroup/cgroup_mkdir",
+    "cgroup/cgroup_attach_task",
 )
+# Where the BPF program watches opens and renames (a path's first bytes, tested in the kernel):
+# dockerd's container metadata (config.v2.json, hostconfig.json), and the stdio FIFOs that
+# containerd's /tasks/create names, which Go's fifo package opens by O_PATH and then reopens
+# through /proc/self/fd/N.
+META_PREFIXES = ("/var/lib/docker/containers/",)
+FIFO_PREFIXES = ("/var/run/docker/containerd/", "/run/docker/containerd/", "/proc/self/fd/")
+RUNC_INIT_COMM = b"runc:[2:INIT]\0"
 ATTACH = re.compile(r"^// attach: (\S+)$|^int (\w+)\(", re.M)
 NR_EXECVEAT = {"x86_64": 322, "aarch64": 281, "riscv64": 281, "ppc64le": 362, "s390x": 354}
+
+
+def words_equal(var: str, expected: bytes) -> str:
+    """A C test that the u64 words at `var` start with `expected` (the rest of the last word
+    masked off): a fixed handful of comparisons, which the verifier checks at once, where a
+    byte loop over a string would be unrolled."""
+    tests = []
+    for i in range(0, len(expected), 8):
+        chunk = expected[i : i + 8]
+        value = int.from_bytes(chunk, sys.byteorder)
+        word = f"{var}[{i // 8}]"
+        if len(chunk) < 8:
+            mask = (1 << (8 * len(chunk))) - 1
+            if sys.byteorder == "big":
+                mask <<= 8 * (8 - len(chunk))
+                value <<= 8 * (8 - len(chunk))
+            word = f"({word} & {mask:#x}ULL)"
+        tests.append(f"{word} == {value:#x}ULL")
+    return "(" + " && ".join(tests) + ")"
+
+
+def any_prefix(var: str, prefixes: tuple[str, ...]) -> str:
+    return " || ".join(words_equal(var, p.encode()) for p in prefixes)
 
 
 @dataclass(frozen=True)
@@ -42,6 +76,8 @@ class ProgramShape:
     argc_max: int = 20
     arg_len: int = 192
     str_len: int = 256
+    data_len: int = 1024  # bytes of a mount's option string (overlay: a lowerdir per layer)
+    io_max: int = 64  # writes/reads reported per process and fd (the rest are not sent)
     max_tracked: int = 16384
     max_pending: int = 2048
     ringbuf_pages: int = 512
@@ -129,8 +165,12 @@ def release_later(fds: list[int]) -> Iterator[None]:
 RELEASERS: list[subprocess.Popen[bytes]] = []
 
 
+PROGRAM_FILES = ("exec.bpf.c", "boundary.bpf.c")  # one program, in this order
+
+
 def program_source() -> str:
-    return resources.files("tracer.probes.bcc").joinpath("exec.bpf.c").read_text()
+    here = resources.files("tracer.probes.bcc")
+    return "\n".join(here.joinpath(name).read_text() for name in PROGRAM_FILES)
 
 
 def build_program(shape: ProgramShape = ProgramShape()) -> str:
@@ -141,6 +181,12 @@ def build_program(shape: ProgramShape = ProgramShape()) -> str:
         "__ARGC_MAX__": shape.argc_max,
         "__ARG_LEN__": shape.arg_len,
         "__STR_LEN__": shape.str_len,
+        "__DATA_LEN__": shape.data_len,
+        "__IO_MAX__": shape.io_max,
+        "__IS_RUNC_INIT__": words_equal("old", RUNC_INIT_COMM),
+        "__IS_FIFO_PATH__": any_prefix("w", FIFO_PREFIXES),
+        "__IS_META_PATH__": any_prefix("w", META_PREFIXES),
+        "__PATH_TESTS__": "META_PREFIXES and FIFO_PREFIXES in probe.py",
         "__FATAL_SIGNALS__": f"{FATAL_SIGNALS:#x}ULL",
         "__MAX_TRACKED__": shape.max_tracked,
         "__MAX_PENDING__": shape.max_pending,
@@ -170,6 +216,7 @@ class BccSource(EventSource):
         self.shape = shape
         self._raw = event_struct(shape.str_len, shape.argc_max, shape.arg_len)
         self._args_offset = self._raw.args.offset
+        self._s0_offset = self._raw.s0.offset
         self.lineage = Lineage()
         self._decoder = Decoder(self.lineage)
         self._bpf: Any = None
@@ -248,6 +295,11 @@ class BccSource(EventSource):
                 n = min(int(ev.args_size), size - self._args_offset)
                 slots = ctypes.string_at(data + self._args_offset, n)
                 raw_args = packed_argv(slots, self.shape.arg_len)
+            elif ev.kind == EV_MOUNT and size > self._args_offset:
+                n = min(int(ev.args_size), size - self._args_offset)
+                raw_args = ctypes.string_at(data + self._args_offset, n)
+            elif ev.kind in (EV_WRITE, EV_READ):  # the excerpt: argc bytes of s0, NULs and all
+                raw_args = ctypes.string_at(data + self._s0_offset, min(int(ev.argc), 64))
             event = self._decoder.decode(ev, raw_args)
         except Exception:  # one bad record must not stop the stream
             self.decode_errors += 1

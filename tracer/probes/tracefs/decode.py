@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from tracer.chain.paths import container_id_of_cgroup
 from tracer.events import Event
 from tracer.probes.decode import (
     CLONE_THREAD,
@@ -24,6 +25,8 @@ from tracer.probes.decode import (
 )
 from tracer.probes.lineage import Lineage
 from tracer.probes.tracefs.parse import (
+    CGROUP_ATTACH,
+    CGROUP_MKDIR,
     EXEC,
     EXIT,
     FORK,
@@ -98,6 +101,8 @@ class TracefsDecoder:
             out += self._fork(rec, pid)
         elif name == "sched_process_exit":
             out += self._exit(rec, pid)
+        elif name in ("cgroup_mkdir", "cgroup_attach_task"):
+            out += self._cgroup(rec, pid, name)
         elif name == "signal_deliver":
             m = SIGNAL.match(rec.body)
             if m and int(m["handler"], 0) == 0 and int(m["sig"]) in FATAL_SIGNALS:
@@ -155,7 +160,8 @@ class TracefsDecoder:
                 "flags": flags,
                 "flag_names": mount_flag_names(flags),
                 "ret": ret,
-                "unreadable": ["source", "target", "fstype"],
+                "data": None,  # the option string (overlay's layers) is behind a pointer too
+                "unreadable": ["source", "target", "fstype", "data"],
             }
             if ret == 0:
                 new = self._new_mounts(pid)
@@ -168,6 +174,24 @@ class TracefsDecoder:
             detail = {"path": None, "family": None, "fd": a.get("fd"), "ret": ret}
             detail.update(addrlen=a.get("addrlen"), unreadable=["path", "family"])
         return [self._event(first, pid, f"sys.{call}", detail)]
+
+    def _cgroup(self, rec: TraceLine, pid: int, name: str) -> list[Event]:
+        """cgroup records print their strings in full: nothing here is unreadable."""
+        m = (CGROUP_MKDIR if name == "cgroup_mkdir" else CGROUP_ATTACH).match(rec.body)
+        if m is None or pid == self.self_pid:
+            return []
+        path = m["path"]
+        detail: dict[str, Any] = {
+            "path": path,
+            "root": int(m["root"]),
+            "level": int(m["level"]),
+            "id": int(m["id"]),
+            "container_id": container_id_of_cgroup(path),
+        }
+        if name == "cgroup_mkdir":
+            return [self._event(rec, pid, "cgroup.mkdir", detail)]
+        detail.update(pid=int(m["pid"]), attached_comm=m["comm"])
+        return [self._event(rec, pid, "cgroup.attach", detail)]
 
     def _new_mounts(self, pid: int) -> list[dict[str, str]] | None:
         """Mounts that appeared in pid's namespace since the last look (only where a baseline

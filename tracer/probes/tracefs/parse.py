@@ -26,6 +26,15 @@ SIGNAL = re.compile(
     r"sa_handler=(?P<handler>[0-9a-fx]+) sa_flags=(?P<sa_flags>[0-9a-fx]+)$"
 )
 
+# "root=3 id=3298 level=2 path=/docker/ID" (cgroup_mkdir, and rmdir/release alike)
+CGROUP_MKDIR = re.compile(
+    r"^:\s*root=(?P<root>-?\d+) id=(?P<id>\d+) level=(?P<level>-?\d+) path=(?P<path>.*)$"
+)
+CGROUP_ATTACH = re.compile(
+    r"^:\s*dst_root=(?P<root>-?\d+) dst_id=(?P<id>\d+) dst_level=(?P<level>-?\d+) "
+    r"dst_path=(?P<path>.*) pid=(?P<pid>\d+) comm=(?P<comm>.*)$"
+)
+
 
 @dataclass(frozen=True)
 class TraceLine:

@@ -36,6 +36,11 @@ EVENTS: dict[str, str] = {
     "sched/sched_process_exit": "group_dead == 1",
     "signal/signal_deliver": "sa_handler == 0",
     "syscalls/sys_enter_exit_group": "",
+    # runc making and joining the container's cgroup; strings printed in full. Not here:
+    # openat/renameat/read/write, whose paths and bytes tracefs prints only as pointers, so
+    # neither can it show them nor the kernel filter them to the engine's directories.
+    "cgroup/cgroup_mkdir": "",
+    "cgroup/cgroup_attach_task": "",
     **{f"syscalls/sys_{edge}_{call}": "" for call in SYSCALLS for edge in ("enter", "exit")},
 }
 BUFFER_KB = 4096  # per CPU
