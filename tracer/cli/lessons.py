@@ -8,10 +8,13 @@ import signal
 import sys
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from tracer.lessons.files import find, lesson_files, load
 from tracer.lessons.model import LESSONS_DIR, Lesson, LessonFileError
-from tracer.lessons.walk import ReplayStage, Stage, walk
+
+if TYPE_CHECKING:
+    from tracer.lessons.walk import Stage
 
 
 def cmd_lessons(args: argparse.Namespace) -> int:
@@ -47,6 +50,9 @@ def _raise_exit(signum: int, _frame: FrameType | None) -> None:
 
 def _stage(lesson: Lesson, args: argparse.Namespace) -> Stage | str:
     """The stage to walk on, or a message saying why none is possible."""
+    # lazy: a walk needs the chain and the narration; listing the lessons does not (~12 ms)
+    from tracer.lessons.walk import ReplayStage
+
     recording = args.replay or (str(lesson.recording_path) if lesson.recording_path else "")
     can_replay = bool(recording) and os.path.exists(recording)
     if args.replay is not None:
@@ -118,6 +124,8 @@ def cmd_lesson(args: argparse.Namespace) -> int:
         finally:
             stage.end()
     else:
+        from tracer.lessons.walk import walk  # lazy: as in _stage
+
         code = walk(lesson, stage, sys.stdin, sys.stdout)
     if args.record:
         print(f"recorded to {args.record}")
