@@ -27,6 +27,11 @@ def debian() -> list[Event]:
     return rec.events
 
 
+def dockerd_pid(events: list[Event]) -> int:
+    """dockerd's pid in the recording (the daemon that answered the run), not a fixed number."""
+    return next(e.pid for e in events if e.comm == "dockerd")
+
+
 def check(trace: Trace, name: str) -> Check:
     return next(c for c in trace.checks if c.name == name)
 
@@ -85,7 +90,7 @@ def test_synthetic_runc_1_2_overlay_sealed_binary(debian: list[Event]) -> None:
     trace = fold(events)
     assert_echo_is_the_command(trace)
     (mount,) = check(trace, "overlay-mount").evidence
-    assert (mount.comm, mount.pid) == ("dockerd", 6085)
+    assert (mount.comm, mount.pid) == ("dockerd", dockerd_pid(debian))
     assert str(mount.detail["target"]).startswith("/var/lib/docker/overlay2/")
     assert layer_of_exec("/proc/self/fd/7", ["runc", "init"], "runc", "runc") == "runc"
 
@@ -138,7 +143,7 @@ def test_synthetic_containerd_image_store_says_who_mounted(debian: list[Event]) 
     overlay = check(trace, "overlay-mount")
     assert overlay.agrees is False
     (mount,) = overlay.evidence
-    assert (mount.comm, mount.pid) == ("dockerd", 6085)
+    assert (mount.comm, mount.pid) == ("dockerd", dockerd_pid(debian))
     assert mount.detail["target"] == f"/var/lib/docker/rootfs/overlayfs/{cid}"
 
 

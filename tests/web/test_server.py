@@ -134,7 +134,7 @@ async def test_without_the_token_401_logged_and_nothing_runs(
 
 
 async def test_a_never_reading_viewer_is_dropped_and_the_others_get_everything() -> None:
-    hub = Hub("live", view_every_s=0.05, viewer_bytes=1 << 20)
+    hub = Hub("live", view_every_s=0.05, viewer_bytes=3 << 20)
     async with served(hub, stall_s=1.0) as room, httpx.AsyncClient() as client:
         hub.start_run(["docker", "run"], "live", "Tracing live")
         # a viewer that asks for the stream and never reads a byte of it
@@ -155,7 +155,10 @@ async def test_a_never_reading_viewer_is_dropped_and_the_others_get_everything()
                 await asyncio.sleep(0.05)
 
         async def feed() -> None:
-            await asyncio.sleep(0.2)
+            for _ in range(200):  # the reading client has subscribed (bounded wait)
+                if len(hub.viewers) >= 2:
+                    break
+                await asyncio.sleep(0.05)
             big = [replace(ev, detail={**ev.detail, "pad": "x" * 2000}) for ev in RECORDING.events]
             for _ in range(16):  # ~7 MB: far more than the stalled viewer may have waiting
                 hub.add_events(big)
