@@ -41,19 +41,15 @@ def test_the_subcommand_is_registered() -> None:
     assert args.func is command.run and args.replay == "x.jsonl"
 
 
-def test_live_needs_root_daemon_and_cli_but_not_kernel_probes(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def test_live_needs_root_daemon_and_cli_but_not_kernel_probes() -> None:
     from tracer.sources import doctor, picker
 
     def report(*failing: str) -> doctor.Report:
         names = ("docker CLI", "socket", "daemon", "privileges", "bcc", "tracefs")
         return doctor.Report([doctor.Check(n, n not in failing, f"{n} found") for n in names])
 
-    monkeypatch.setattr(picker, "diagnose", lambda load_bcc=True: report("bcc", "tracefs"))
-    assert picker.why_not_live() is None
-    monkeypatch.setattr(picker, "diagnose", lambda load_bcc=True: report("privileges", "bcc"))
-    assert picker.why_not_live() == "privileges: privileges found"
+    assert picker.verdict(report("bcc", "tracefs")).reason is None
+    assert picker.verdict(report("privileges", "bcc")).reason == "privileges: privileges found"
 
 
 def test_theme_names_match_the_themes() -> None:

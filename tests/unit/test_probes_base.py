@@ -150,15 +150,14 @@ class Refusing(ListSource):
         raise BackendUnavailable("bcc could not load or attach sched:sched_process_exec: EPERM")
 
 
-def test_start_best_falls_back_and_says_why(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_start_best_falls_back_and_says_why() -> None:
     made: list[str] = []
 
     def fake_make(name: str) -> EventSource:
         made.append(name)
         return Refusing([]) if name == "bcc" else ListSource([])
 
-    monkeypatch.setattr("tracer.sources.picker.make_source", fake_make)
-    source, choices = start_best(facts=ROOT_HOST)
+    source, choices = start_best(facts=ROOT_HOST, make=fake_make)
     assert made == ["bcc", "tracefs"] and isinstance(source, ListSource)
     assert choices[0] == BackendChoice("bcc", False, "bcc could not load or attach "
                                        "sched:sched_process_exec: EPERM")  # fmt: skip

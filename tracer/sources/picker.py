@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from tracer.events import EventSink
@@ -76,7 +76,9 @@ def make_source(name: str) -> EventSource:
 
 
 def choose_backend(
-    forced: str | None = None, facts: HostFacts | None = None
+    forced: str | None = None,
+    facts: HostFacts | None = None,
+    make: Callable[[str], EventSource] = make_source,
 ) -> tuple[EventSource, list[BackendChoice]]:
     """The best backend that can run here (or the forced one), and the verdict on each."""
     choices = judge(facts or host_facts())
@@ -86,9 +88,9 @@ def choose_backend(
         choice = next(c for c in choices if c.name == forced)
         if not choice.usable:
             raise BackendUnavailable(f"backend {forced!r} cannot run here: {choice.reason}")
-        return make_source(forced), choices
+        return make(forced), choices
     best = next(c for c in choices if c.usable)
-    return make_source(best.name), choices
+    return make(best.name), choices
 
 
 def start_best(
@@ -97,11 +99,12 @@ def start_best(
     forced: str | None = None,
     facts: HostFacts | None = None,
     begun: tuple[EventSource, list[BackendChoice]] | None = None,
+    make: Callable[[str], EventSource] = make_source,
 ) -> tuple[EventSource, list[BackendChoice]]:
     """choose_backend() (or take what `begun` chose and prepared) then start(); without
     `forced`, a backend that fails to start (a program the verifier refuses, say) gives way to
-    the next one, and its choice says why."""
-    source, choices = begun or choose_backend(forced, facts=facts)
+    the next one, and its choice says why. `make` makes a backend's source (tests: stand-ins)."""
+    source, choices = begun or choose_backend(forced, facts=facts, make=make)
     chosen = forced or next(c.name for c in choices if c.usable)
     i = [c.name for c in choices].index(chosen)
     while True:
@@ -117,7 +120,7 @@ def start_best(
             if i < 0:
                 reasons = "; ".join(c.reason for c in choices)
                 raise BackendUnavailable(f"no backend could start: {reasons}") from e
-            source = make_source(choices[i].name)
+            source = make(choices[i].name)
 
 
 def begin_best(
