@@ -88,7 +88,12 @@ async def test_the_tree_moves_the_container_under_the_shim(
         tree = app.query_one(ProcessTreeView)
         assert tree.display
         text = drawn(tree)
-        assert "containerd-shim → runc  13731 · running" in text  # runc create, at work
+        create = next(  # runc create, at work: its pid as the recording has it
+            ev
+            for ev in app.loaded.trace.events
+            if ev.kind == "proc.exec" and ev.layer == "runc" and "create" in ev.detail["argv"]
+        )
+        assert f"containerd-shim → runc  {create.pid} · running" in text
         assert "echo" not in text  # not exec'd yet
         await pilot.press("7")
         await pilot.pause()

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from tracer.chain.messages import is_thread
 from tracer.chain.model import BOXES, Trace
 from tracer.chain.sequence import KNOWN_SILENT, Arrow, SequenceDiagram, sequence
 from tracer.cli.diagram import trace_of
@@ -16,6 +17,7 @@ from tracer.text.pictures import missing_lines
 from tracer.text.story import fold
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
+KINDS_14A = ("cgroup.mkdir", "cgroup.attach", "sys.rename", "containerd.event")
 
 
 def bundled(name: str = "run-echo-hi.jsonl") -> Trace:
@@ -53,8 +55,15 @@ def test_every_event_is_in_exactly_one_arrow_but_state_records() -> None:
         assert [e.time_ns for e in a.events] == sorted(e.time_ns for e in a.events)
 
 
+def pid_named(trace: Trace, comm: str) -> int:
+    """The pid of the first process the recording shows with that name."""
+    return next(ev.pid for ev in trace.events if ev.comm == comm)
+
+
 def test_the_story_in_order_and_on_its_lanes() -> None:
-    diagram = sequence(bundled())
+    trace = bundled()
+    diagram = sequence(trace)
+    child = pid_named(trace, "runc:[1:CHILD]")
     order = [
         ("POST /containers/create", "cli", "dockerd"),
         ("201 Created", "dockerd", "cli"),
@@ -63,7 +72,7 @@ def test_the_story_in_order_and_on_its_lanes() -> None:
         ("exec containerd-shim", "containerd", "shim"),
         ("exec runc create", "shim", "runc"),
         ("exec runc init", "runc", "runc"),
-        ("clone(PARENT) → 13740 runc:[1:CHILD]", "runc", "kernel"),
+        (f"clone(PARENT) → {child} runc:[1:CHILD]", "runc", "kernel"),
         ("unshare(NEWNS|NEWUTS|NEWIPC|NEWPID|NEWNET)", "runc", "kernel"),
         ("runc:[2:INIT]", "runc", "kernel"),
         ("pivot_root", "runc", "kernel"),
@@ -94,9 +103,50 @@ def test_threads_and_mounts_fold_with_their_count() -> None:
     big = max(init_mounts, key=lambda a: a.count)
     assert big.count >= 20 and big.label.startswith(f"mount ×{big.count} (")
     assert {e.comm for e in big.events} == {"runc:[2:INIT]"}
-    # the shim's exec carries the fork that made it: a group expands to all its events
+    # the shim's exec carries the fork that made it, and its Go runtime's first threads (made
+    # before it sent anything): a group expands to all its events
     _, shim = find(diagram, "exec containerd-shim")
-    assert [e.kind for e in shim.events] == ["sys.clone", "proc.fork", "proc.exec"]
+    assert [e.kind for e in shim.events[:3]] == ["sys.clone", "proc.fork", "proc.exec"]
+    started = shim.events[3:]
+    assert started and all(is_thread(e) and e.pid == shim.events[2].pid for e in started)
+
+
+def test_the_evidence_of_issue_14a_folds_into_few_arrows() -> None:
+    trace = bundled()
+    diagram = sequence(trace)
+    of_kind = {k: [ev for ev in trace.events if ev.kind == k] for k in KINDS_14A}
+    cid = of_kind["cgroup.mkdir"][0].detail["container_id"]
+    # runc's mkdir and attach of the container's cgroup, one a hierarchy: two arrows
+    for kind, verb in (("cgroup.mkdir", "mkdir"), ("cgroup.attach", "attach")):
+        arrows = {diagram.of_event(ev) for ev in of_kind[kind]}
+        assert len(arrows) == 1 and len(of_kind[kind]) >= 9, kind
+        arrow = diagram.arrows[arrows.pop()]
+        assert arrow.label.startswith(f"cgroup {verb} ") and arrow.label.endswith(
+            f"/docker/{cid[:12]} ×{len(of_kind[kind])}"
+        )
+    # dockerd's metadata: a temporary file opened, renamed over the real one; an arrow a burst
+    saves = [a for a in diagram.arrows if a.kind == "file" and a.src == "dockerd"]
+    saved = [a for a in saves if a.label.startswith("write ")]
+    assert saved and all("hostconfig.json" in a.label for a in saved)
+    renames = sum(1 for a in saved for ev in a.events if ev.kind == "sys.rename")
+    assert renames == len(of_kind["sys.rename"])
+    # containerd's events: an arrow each, to dockerd, in the order they came
+    topics = [ev.detail["topic"] for ev in of_kind["containerd.event"]]
+    events = [a for a in diagram.arrows if a.kind == "event"]
+    assert [a.label for a in events] == [f"event {t}" for t in topics]
+    assert all((a.src, a.dst, a.count) == ("containerd", "dockerd", 1) for a in events)
+    # the output's way back: the echo's write, the FIFO between shim and dockerd, the frame
+    hops = [find(diagram, text) for text in ('write "hi\\n"', "init-stdout 3 B", 'stdout "hi')]
+    assert [(a.src, a.dst) for _, a in hops] == [
+        ("kernel", "shim"),
+        ("shim", "dockerd"),
+        ("dockerd", "cli"),
+    ]
+    assert [i for i, _ in hops] == sorted(i for i, _ in hops)
+    # a helper that did nothing but start and end: its call and its end in one arrow
+    _, delete = find(diagram, "exec runc delete, exit 0")
+    assert {"proc.exec", "proc.exit"} <= {ev.kind for ev in delete.events}
+    assert len({ev.pid for ev in delete.events if ev.kind in ("proc.exec", "proc.exit")}) == 1
 
 
 def test_arrows_keep_their_step_and_the_phases_only_go_forward() -> None:

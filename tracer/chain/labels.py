@@ -11,6 +11,7 @@ LONG_ID = re.compile(r"\b([0-9a-f]{12})[0-9a-f]{52}\b")
 STATUS_CODE = re.compile(r'"StatusCode":\s*(-?\d+)')
 API_VERSION = re.compile(r"^/v\d+\.\d+(?=/)")
 RUNC_VERBS = ("create", "start", "delete", "kill", "state", "init", "run", "exec")
+TMP_FILE = re.compile(r"^\.tmp-(.+?)\d+$")  # dockerd's temporary name for a file it saves
 EXCERPT = 16  # characters of a stream's bytes shown on an arrow
 
 
@@ -119,7 +120,10 @@ def exec_label(ev: Event) -> str:
 
 
 def _exec(evs: Sequence[Event]) -> str:
-    return exec_label(first(evs, "proc.exec"))
+    """The exec, and the end of a helper that did nothing else."""
+    end = first(evs, "proc.exit")
+    tail = f", {_exit([end])}" if end.kind == "proc.exit" else ""
+    return exec_label(first(evs, "proc.exec")) + tail
 
 
 def _clone(evs: Sequence[Event], names: Mapping[int, Sequence[str]]) -> str:
@@ -193,10 +197,18 @@ def _newer(evs: Sequence[Event]) -> str:
 
 
 def _file(evs: Sequence[Event]) -> str:
+    """dockerd's metadata saved (the files it wrote, ×renames), the stdio FIFOs opened."""
     names = [str(e.detail.get("path", "?")).rsplit("/", 1)[-1] for e in evs]
     if len(evs) == 1:
         verb = "open" if evs[0].kind == "sys.openat" else "rename →"
         return short(f"{verb} {names[0][:28]}")
+    files = ", ".join(dict.fromkeys(TMP_FILE.sub(r"\1", n) for n in names))
+    purpose = evs[0].detail.get("purpose", "metadata")
+    if purpose == "metadata":  # each rename over the real name is one file saved
+        saves = sum(1 for e in evs if e.kind == "sys.rename")
+        return f"write {files}{count(saves)}" if saves else f"open {files}{count(len(evs))}"
+    if purpose == "fifo":
+        return f"open {files}{count(len(evs))}"
     return f"files ×{len(evs)} ({', '.join(list(dict.fromkeys(names))[:2])}…)"
 
 
@@ -216,6 +228,7 @@ LABELS: dict[str, Callable[[Sequence[Event]], str]] = {
     "frame": _frame,
     "connect": _connect,
     "exec": _exec,
+    "tried": lambda evs: _connect(evs),
     "threads": lambda evs: f"+{len(evs)} thread{'s' if len(evs) > 1 else ''}",
     "exit": _exit,
     "namespace": lambda evs: f"unshare({flags(evs[0].detail.get('flag_names'))})",

@@ -49,6 +49,10 @@ class Message:
     kind: str
     key: object  # None: never folded
     actor: object  # whose messages interrupt a fold (the process, for the proxy the client)
+    # messages of one family, in one step, do not interrupt each other's folds: runc's mkdir
+    # and attach of a cgroup alternate, a pair a hierarchy, and read as two arrows, not twenty;
+    # dockerd's mounts and metadata writes for one request likewise
+    family: object = None
 
 
 def lane(ev: Event) -> Box:
@@ -94,10 +98,12 @@ class Classifier:
             path = str(d.get("path", ""))
             dst = next((box for part, box in SOCKET_LANES if part in path), me)
             ok = not (isinstance(d.get("ret"), int) and d["ret"] < 0)
+            if not ok and dst == me:  # reached no one (Go asking nscd, absent): a note
+                return Message(me, me, "tried", ("tried", path), ev.pid, "note")
             return Message(me, dst, "connect", ("connect", dst, ok if ok else path), ev.pid)
         if k in SYSCALLS:
             kind, key = SYSCALL_KEYS[k](d)
-            return Message(me, "kernel", kind, key, ev.pid)
+            return Message(me, "kernel", kind, key, ev.pid, "kernel" if key is not None else None)
         return self._newer(ev, me)
 
     def _newer(self, ev: Event, me: Box) -> Message | None:
@@ -108,7 +114,8 @@ class Classifier:
         if k == "grpc.call":
             return Message(me if me != "containerd" else "dockerd", "containerd", "grpc", None, 0)
         if k in ("cgroup.mkdir", "cgroup.attach"):
-            return Message(me, "kernel", "cgroup", (k, d.get("path")), ev.pid)
+            path = d.get("path")
+            return Message(me, "kernel", "cgroup", (k, path), ev.pid, "kernel")
         if k == "oci.spec":
             return Message("containerd", "runc", "spec", None, ("spec",))
         if k == "sys.write" and me == "kernel":
@@ -130,7 +137,7 @@ class Classifier:
     def _clone(self, ev: Event, me: Box) -> Message:
         d = ev.detail
         if ev.kind != "proc.fork" and is_thread(ev):
-            return Message(me, me, "threads", ("threads",), ev.pid)
+            return Message(me, me, "threads", ("threads",), ev.pid, "note")
         child = d.get("child_pid") if ev.kind == "proc.fork" else d.get("ret")
         spawn = self.spawned.get(child) if isinstance(child, int) else None
         if spawn is not None and spawn.time_ns >= ev.time_ns:
@@ -198,6 +205,8 @@ SYSCALL_KEYS: dict[str, Any] = {
     "sys.setns": lambda d: ("setns", ("setns", d.get("nstype_name") or d.get("nstype"))),
     "sys.mount": lambda d: ("mount", ("mount",)),
     "sys.pivot_root": lambda d: ("pivot", None),
-    "sys.openat": lambda d: ("file", ("file",)),
-    "sys.rename": lambda d: ("file", ("file",)),
+    # dockerd saving its metadata (an open of a temporary file, a rename over the real one),
+    # and the stdio FIFOs opened: two arrows, whichever order their calls interleave in
+    "sys.openat": lambda d: ("file", ("file", d.get("purpose"))),
+    "sys.rename": lambda d: ("file", ("file", d.get("purpose", "metadata"))),
 }

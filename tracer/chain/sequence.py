@@ -15,9 +15,13 @@ from tracer.events import Event
 
 # Messages that fold only into the arrow just before them (an exit, a connection's closes);
 # the rest fold into the last arrow of the same process while it sends nothing else (a Go
-# runtime's thread clones, runc's mounts, dockerd's setns calls).
-ADJACENT = ("exit", "close", "fifo")
-NOTES = ("threads",)  # drawn as a note over a lane, not an arrow
+# runtime's thread clones, runc's mounts, dockerd's setns calls), or nothing but messages of
+# its family while nothing reaches its lane (runc's cgroup mkdirs and attaches, dockerd's
+# mounts and metadata writes for one request). A note (thread clones, a connect that reached
+# no one) interrupts no fold, not being a message: a lane's notes in one step are one, that
+# grows as the run is played; those a program makes before it sends anything are its start.
+ADJACENT = ("exit", "close")
+NOTES = ("threads", "tried")  # drawn as a note over a lane, not an arrow
 KNOWN_SILENT = ("proc.seen", "source.unavailable")  # state, not messages: not drawn, not unknown
 
 
@@ -90,22 +94,14 @@ def sequence(trace: Trace, tree: ProcessTree | None = None) -> SequenceDiagram:
     steps = _steps_of(trace)
     classify = Classifier(tree, _spawns(events))
     names = {pid: p.names for pid, p in tree.procs.items()}
-    groups: list[tuple[Message, list[Event]]] = []
-    open_by_actor: dict[object, int] = {}  # actor -> index of its last group
+    folder = _Folder(steps[1], {p.parent for p in tree.procs.values()})
     unknown: Counter[str] = Counter()
     for ev in events:
         msg = classify(ev)
-        if msg is None:
-            if ev.kind not in KINDS_DRAWN and ev.kind not in KNOWN_SILENT:
-                unknown[ev.kind] += 1
-            continue
-        at = _fold_into(groups, open_by_actor, msg)
-        if at is None:
-            groups.append((msg, [ev]))
-            at = len(groups) - 1
-        else:
-            groups[at][1].append(ev)
-        open_by_actor[msg.actor] = at
+        if msg is not None:
+            folder.add(msg, ev)
+        elif ev.kind not in KINDS_DRAWN and ev.kind not in KNOWN_SILENT:
+            unknown[ev.kind] += 1
     arrows = tuple(
         Arrow(
             m.src,
@@ -116,7 +112,7 @@ def sequence(trace: Trace, tree: ProcessTree | None = None) -> SequenceDiagram:
             _step(evs, steps),
             _phase(evs, steps),
         )
-        for m, evs in groups
+        for m, evs in folder.groups
     )
     has_kernel = any(ev.source in ("bpf", "tracefs") for ev in events)
     return SequenceDiagram(
@@ -132,18 +128,59 @@ def sequence(trace: Trace, tree: ProcessTree | None = None) -> SequenceDiagram:
     )
 
 
-def _fold_into(
-    groups: list[tuple[Message, list[Event]]], open_by_actor: dict[object, int], msg: Message
-) -> int | None:
-    if msg.key is None or not groups:
-        return None
-    if msg.kind in ADJACENT:
-        last = len(groups) - 1
-        return last if groups[last][0].key == msg.key else None
-    at = open_by_actor.get(msg.actor)
-    if at is not None and groups[at][0].key == msg.key:
-        return at
-    return None
+class _Folder:
+    """The groups so far, and which of them each actor's next message may fold into."""
+
+    def __init__(self, by_time: Mapping[int, int], parents: set[int | None]) -> None:
+        self.by_time = by_time  # id(event) -> the step begun by then
+        self.parents = parents  # pids that made a process
+        self.groups: list[tuple[Message, list[Event]]] = []
+        # a family folds while nothing new reaches its lane (a request, an event, an exit)
+        self.arrived: Counter[Box] = Counter()  # lane -> messages that reached it so far
+        self.epochs: list[int] = []  # each group's lane's arrivals when it began
+        self.open: dict[object, list[int]] = {}  # actor (or a lane's notes) -> its open groups
+
+    def add(self, msg: Message, ev: Event) -> None:
+        phase = self.by_time.get(id(ev))
+        # a lane's thread clones in one step are one note, whoever made them
+        slot = ("note", msg.src, phase) if msg.kind in NOTES else msg.actor
+        if msg.dst != msg.src:
+            self.arrived[msg.dst] += 1
+        at = self._fold_into(msg, self.open.get(slot, []))
+        if ev.pid not in self.open and self._starting(msg, ev.pid):
+            # what a program does by itself before it sends anything (its Go runtime's
+            # threads, a lookup of nscd, absent) is part of its start; and a helper that did
+            # nothing else before it ended (runc start, runc delete) is one arrow, its call
+            # and its end
+            at = next(iter(self.open.get(("spawn", ev.pid), ())), at)
+        if at is not None:
+            self.groups[at][1].append(ev)
+            if at not in self.open.get(slot, ()):  # an exit, a close: just before
+                self.open[slot] = [at]
+            return
+        opened = self.open.get(slot, [])
+        # still open: the actor's others of its family, while nothing reached its lane
+        same = [i for i in opened if msg.family is not None and self._alike(i, msg)]
+        self.open[slot] = [*same, len(self.groups)]
+        self.groups.append((msg, [ev]))
+        self.epochs.append(self.arrived[msg.src])
+
+    def _starting(self, msg: Message, pid: int) -> bool:
+        return msg.kind in NOTES or (msg.kind == "exit" and pid not in self.parents)
+
+    def _fold_into(self, msg: Message, opened: list[int]) -> int | None:
+        if msg.key is None or not self.groups:
+            return None
+        if msg.kind in ADJACENT:
+            last = len(self.groups) - 1
+            return last if self.groups[last][0].key == msg.key else None
+        # the actor's last group, or one of its family begun since its lane was last reached
+        fits = [i for i in opened if i == opened[-1] or self._alike(i, msg)]
+        return next((i for i in fits if self.groups[i][0].key == msg.key), None)
+
+    def _alike(self, i: int, msg: Message) -> bool:
+        same = self.groups[i][0].family == msg.family
+        return same and self.epochs[i] == self.arrived[msg.src]
 
 
 def _steps_of(trace: Trace) -> tuple[dict[int, int], dict[int, int]]:
