@@ -13,7 +13,7 @@ from tracer.chain.sequence import Arrow, SequenceDiagram
 
 MARGIN = 4  # columns left and right of the outer lanes
 # groups whose label counts their events: while played, the count is of those seen so far
-COUNTED = ("threads", "mount", "setns", "frame", "file", "cgroup", "exit", "close")
+COUNTED = ("threads", "mount", "setns", "frame", "file", "cgroup", "exit", "close", "exec")
 
 
 def lane_xs(width: int, lanes: int) -> list[int]:
@@ -25,6 +25,9 @@ def lane_xs(width: int, lanes: int) -> list[int]:
 def arrow_label(diagram: SequenceDiagram, arrow: Arrow, time_ns: int) -> str:
     """Its label as far as it has been played: a group counts only the events seen so far."""
     seen = arrow.seen_by(time_ns)
+    if arrow.kind == "exec":  # name the program from the start (the fork comes before its exec)
+        execs = [i for i, e in enumerate(arrow.events) if e.kind == "proc.exec"]
+        seen = max(seen, execs[0] + 1) if execs else seen
     if arrow.kind in COUNTED and 0 < seen < arrow.count:
         return label(arrow.kind, arrow.events[:seen], diagram.names)
     return arrow.label
