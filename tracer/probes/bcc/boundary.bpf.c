@@ -96,6 +96,10 @@ int on_exit_openat(struct syscall_exit *ctx)
     u64 id = bpf_get_current_pid_tgid();
     u32 tid = (u32)id;
     struct event *ev = dt_pending.lookup(&tid);
+    // An open of a FIFO waits for its other end (the shim's, dockerd's): stamped when it
+    // returns, the moment the two ends met, not when it began to wait (up to ~0.3 s before).
+    if (ev && ev->kind == EV_OPENAT)
+        ev->ts_ns = bpf_ktime_get_ns();
     if (ev && ev->kind == EV_OPENAT && ev->how == O_PATH_OR_FIFO && ctx->ret >= 0) {
         u64 key = (id & 0xFFFFFFFF00000000ULL) | (u32)ctx->ret; // tgid << 32 | fd
         u8 one = 1;

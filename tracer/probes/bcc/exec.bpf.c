@@ -66,7 +66,7 @@ enum exit_how {
 
 struct event {
     u64 ts_ns;                     // bpf_ktime_get_ns() (CLOCK_MONOTONIC): at sys_enter for syscalls
-                                   // and exec, when sent for fork and exit
+                                   // and exec, when sent for fork and exit, at sys_exit for openat
     u32 kind;                      // enum kind
     u32 pid;                       // thread-group id of the caller (the "pid" users know)
     u32 tid;                       // the calling thread's id
