@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 from tracer.chain.scene import event_steps, scene_at
+from tracer.chain.sequence import sequence
 from tracer.record.format import read_recording
+from tracer.text.story import fold
 from tracer.tui.source import fold_events
 from tracer.web.view import make_view
 
@@ -60,3 +62,22 @@ def test_no_events_no_run_yet() -> None:
     view = make_view([], "")
     assert [s["status"] for s in view["steps"]] == ["missing"] * 7
     assert view["frames"] == [[0, -1, 0, 0]]
+
+
+def test_the_view_has_the_claims_and_the_sequence_the_chain_folded() -> None:
+    rec = read_recording(ASSETS / "run-echo-hi.jsonl")
+    view = make_view(rec.events, "bcc")
+    trace = fold(rec.events, backend="bcc")
+    assert [c["number"] for c in view["claims"]] == list(range(1, 14))
+    assert [c["status"] for c in view["claims"]] == [c.status for c in trace.claims]
+    for claim, c in zip(view["claims"], trace.claims, strict=True):
+        assert claim["observed"] or c.status == "missing"
+        assert len(claim["evidence"]) == len(c.evidence)
+    arrows = sequence(trace).arrows
+    messages = view["sequence"]["messages"]
+    assert [(m["src"], m["dst"], m["label"]) for m in messages] == [
+        (a.src, a.dst, a.label) for a in arrows
+    ]
+    positions = [m["pos"] for m in messages]
+    assert positions == sorted(positions) and positions[0] == 0
+    assert all(p < len(trace.events) for p in positions)

@@ -2,25 +2,37 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from tracer.chain.model import BOXES, STEP_TITLES, Box, Hop, Step, Trace
 from tracer.chain.scene import LAYER_BOX, StepState, event_steps
 from tracer.chain.scene import _step_states as step_states
+from tracer.chain.sequence import sequence
 from tracer.events import Event
 from tracer.text.describe import describe
 from tracer.text.narrate import to_json
 from tracer.text.story import fold
 
 
-def extras(trace: Trace) -> dict[str, Any]:
-    """What other folds of the chain add to the view, one line each as they land on main
-    (claims, issue 14: tracer/chain/claims.py; the sequence model, issue 15:
-    tracer/chain/sequence.py). The page draws `claims` and `sequence` when they are there,
-    and the hops as the sequence until then."""
-    return {}
+def extras(trace: Trace, positions: Callable[[Sequence[Event]], list[int]]) -> dict[str, Any]:
+    """What other folds of the chain add to the view: the sequence model (tracer/chain/
+    sequence.py), each arrow with its lanes, label, kind, step and the position of its first
+    event, so the page draws the arrows played so far. (The claims come with `to_json`.)"""
+    arrows = [
+        {
+            "src": a.src,
+            "dst": a.dst,
+            "kind": a.kind,
+            "label": a.label,
+            "step": a.step,
+            "pos": min(positions(a.events), default=-1),
+            "evidence": positions(a.events),
+        }
+        for a in sequence(trace).arrows
+    ]
+    return {"sequence": {"messages": arrows}}
 
 
 def _folded(events: list[Event], backend: str) -> Trace:
@@ -52,10 +64,13 @@ def make_view(events: Sequence[Event], backend: str = "") -> dict[str, Any]:
     hop_at = {id(h): i for i, h in enumerate(trace.hops)}
     for hop, h in zip(folded["hops"], trace.hops, strict=True):
         hop["pos"] = positions([h.event])[0] if positions([h.event]) else -1
+    for claim, c in zip(folded["claims"], trace.claims, strict=True):
+        claim["observed"] = claim.get("seen") or claim.get("how") or ""
+        claim["evidence"] = positions(c.evidence)
     frames, boxes, marks = _frames(trace, hop_at)
     return {
         **folded,
-        **extras(trace),
+        **extras(trace, positions),
         "boxes_order": list(BOXES),
         "titles": {str(n): t for n, t in STEP_TITLES.items()},
         "start_ns": trace.start_ns,
