@@ -88,6 +88,18 @@ def _box_states(trace: Trace, upto: int, hop: Hop | None) -> tuple[BoxState, ...
     for h in trace.hops:
         if upto >= 0 and h.time_ns <= trace.events[upto].time_ns:
             seen.update((h.src, h.dst))
+    return box_states(pids, ended, seen, requests, hop)
+
+
+def box_states(
+    pids: dict[Box, dict[int, None]],
+    ended: dict[int, str],
+    seen: set[Box],
+    requests: int,
+    hop: Hop | None,
+) -> tuple[BoxState, ...]:
+    """Each box's pid, state and note from what came so far: its pids in order of last
+    activity, how those that ended did, the boxes seen, the requests, the hop in flight."""
     active = {hop.src, hop.dst} if hop else set()
     states = []
     for box in BOXES:
@@ -111,7 +123,7 @@ def _box_states(trace: Trace, upto: int, hop: Hop | None) -> tuple[BoxState, ...
     return tuple(states)
 
 
-def _step_states(
+def step_states(
     trace: Trace, time_ns: int, finished: bool, current: int | None
 ) -> tuple[StepState, ...]:
     reached = [s.number for s in trace.steps if s.start_ns is not None and s.start_ns <= time_ns]
@@ -151,7 +163,7 @@ def scene_at(trace: Trace, position: int, steps: list[int | None] | None = None)
         position=position,
         time_ns=time_ns,
         boxes=_box_states(trace, position, hop) if event else _box_states(trace, -1, None),
-        steps=_step_states(trace, time_ns, finished, current),
+        steps=step_states(trace, time_ns, finished, current),
         hop=hop,
         hops_done=len(crossed),
         event=event,

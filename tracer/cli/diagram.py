@@ -7,9 +7,8 @@ import sys
 from pathlib import Path
 
 from tracer.chain.model import STEP_TITLES, Step, Trace
+from tracer.cli.trace import open_recording
 from tracer.events import Event
-from tracer.record.format import RecordingError, read_recording
-from tracer.text.describe import printable
 from tracer.text.story import fold
 
 FORMATS = ("mermaid", "svg", "tree")  # tracer.pictures.render.FORMATS, known without its imports
@@ -34,13 +33,9 @@ def cmd_diagram(args: argparse.Namespace) -> int:
     from tracer.pictures.render import render
     from tracer.text.pictures import missing_lines
 
-    try:
-        rec = read_recording(args.file)
-    except RecordingError as e:
-        print(f"dockertrace diagram: {e}", file=sys.stderr)
+    rec = open_recording("diagram", args.file)
+    if rec is None:
         return 2
-    for p in rec.problems:
-        print(printable(f"{args.file}:{p.line}: {p.message}"), file=sys.stderr)
     trace = trace_of(rec.events, str(rec.header.get("backend", "")))
     diagram = sequence(trace)
     for line in missing_lines(diagram):

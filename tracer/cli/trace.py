@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tracer.record.format import RecordingError, read_recording, write_recording
+from tracer.record.format import Recording, RecordingError, read_recording, write_recording
 from tracer.redact import argv as redact_argv
 from tracer.text.describe import printable
 from tracer.text.narrate import narrate, to_json
@@ -146,14 +146,23 @@ def cmd_record(args: argparse.Namespace) -> int:
     return result.returncode
 
 
-def cmd_replay(args: argparse.Namespace) -> int:
+def open_recording(command: str, path: str) -> Recording | None:
+    """The recording at `path`, each damaged line named on stderr; None (said why) when it
+    cannot be read at all."""
     try:
-        rec = read_recording(args.file)
+        rec = read_recording(path)
     except RecordingError as e:
-        print(f"dockertrace replay: {e}", file=sys.stderr)
-        return 2
+        print(f"dockertrace {command}: {e}", file=sys.stderr)
+        return None
     for p in rec.problems:
-        print(printable(f"{args.file}:{p.line}: {p.message}"), file=sys.stderr)
+        print(printable(f"{path}:{p.line}: {p.message}"), file=sys.stderr)
+    return rec
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    rec = open_recording("replay", args.file)
+    if rec is None:
+        return 2
     backend = str(rec.header.get("backend", ""))
     traces = runs(rec.events, backend=backend) if args.all else [fold(rec.events, backend)]
     if not rec.events:

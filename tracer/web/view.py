@@ -7,8 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tracer.chain.model import BOXES, STEP_TITLES, Box, Hop, Step, Trace
-from tracer.chain.scene import LAYER_BOX, StepState, event_steps
-from tracer.chain.scene import _step_states as step_states
+from tracer.chain.scene import LAYER_BOX, StepState, box_states, event_steps, step_states
 from tracer.chain.sequence import sequence
 from tracer.events import Event
 from tracer.text.describe import describe
@@ -176,26 +175,8 @@ def _row(
     requests: int,
     hop: Hop | None,
 ) -> BoxRow:
-    """scene._box_states' last part: each box's pid, state and note from what came so far."""
-    active = {hop.src, hop.dst} if hop else set()
-    row = []
-    for box in BOXES:
-        order = list(pids[box])
-        alive = [p for p in order if p not in ended]
-        pid = alive[-1] if alive else (order[-1] if order else None)
-        note = ended.get(pid, "") if pid is not None and not alive else ""
-        if box in active:
-            state = "active"
-        elif note:
-            state = "exited"
-        elif box in seen:
-            state = "seen"
-        else:
-            state = "idle"
-        if box == "socket" and requests:
-            note = f"{requests} req"
-        row.append((pid, state, note))
-    return tuple(row)
+    """Each box's (pid, state, note), as the app's scene has them."""
+    return tuple((b.pid, b.state, b.note) for b in box_states(pids, ended, seen, requests, hop))
 
 
 def failure(trace: Trace) -> dict[str, Any] | None:
