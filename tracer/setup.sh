@@ -28,8 +28,11 @@ debian_engine=(docker.io containerd runc)
 # What dockertrace itself uses (DOCKERTRACE_PACKAGES replaces this list, e.g. for a minimal set-up).
 read -r -a tools <<<"${DOCKERTRACE_PACKAGES:-busybox-static bpfcc-tools python3-bpfcc python3-venv bpftrace socat curl docker-registry tmux iptables openssl}"
 # What only the test job needs: the set-up tests build a Debian chroot; the page is tested in
-# a real headless Chromium driven through chromium-driver.
+# a real headless Chromium driven through chromium-driver; the Mermaid output is parsed by npm's
+# mermaid, so Node and npm too, from Debian only where no node is here (a NodeSource nodejs
+# conflicts with Debian's npm: asking for it would make apt remove it, which set-up refuses).
 test_tools=(debootstrap chromium chromium-driver)
+command -v npm >/dev/null 2>&1 || test_tools+=(nodejs npm)
 
 install_packages() {
     local want=("${tools[@]}")
