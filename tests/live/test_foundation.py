@@ -112,11 +112,14 @@ def test_bcc_sees_echo_exec_and_runc_unshare(demo_image: str) -> None:
 
 
 def test_setup_twice_changes_nothing(docker_daemon: str) -> None:
-    """Set-up is idempotent: run again on a set-up machine, it installs and starts nothing."""
-    r = subprocess.run(
-        ["bash", "tracer/setup.sh", "env"], capture_output=True, text=True, timeout=300
-    )
-    assert r.returncode == 0, r.stderr
+    """Set-up is idempotent: run again on a set-up machine, it installs and starts nothing.
+    The first run settles what a working tree changed since the last set-up (an edited
+    pyproject.toml rightly reinstalls the venv); the second must change nothing."""
+    for _ in range(2):
+        r = subprocess.run(
+            ["bash", "tracer/setup.sh", "env"], capture_output=True, text=True, timeout=300
+        )
+        assert r.returncode == 0, r.stderr
     assert "packages: all present" in r.stderr
     assert "already answering /_ping (left as it is)" in r.stderr
     assert "venv: up to date" in r.stderr

@@ -90,6 +90,47 @@ def test_remove_after_a_fresh_setup_leaves_the_packages_as_before(box: Chroot) -
     assert "nothing to remove" in again.stderr
 
 
+def test_a_docker_cli_alone_gets_debians_engine_beside_it(box: Chroot) -> None:
+    """A static docker CLI in /usr/local/bin and nothing else (as CI images and Docker's own
+    downloads leave it): that is no engine, so Debian's goes in beside it; the CLI is untouched,
+    still first on PATH, and `remove` takes away only what set-up installed."""
+    cli = box.root / "usr/local/bin/docker"
+    cli.write_text("#!/bin/sh\necho 'Docker version 28.1.1, build 4eba377'\n")
+    cli.chmod(0o755)
+    before = box.packages()
+    r = box.setup("env")
+    assert r.returncode == 0, r.stderr
+    assert "engine: only a docker CLI here (/usr/local/bin/docker (not from a package))" in r.stderr
+    for name in DEBIAN_ENGINE:
+        assert box.installed(name), f"{name} not installed beside a lone CLI:\n{r.stderr}"
+    assert box.run("sh", "-c", "command -v docker").stdout.strip() == "/usr/local/bin/docker"
+    assert "Docker version 28.1.1" in cli.read_text()
+
+    again = box.setup("env")
+    assert again.returncode == 0, again.stderr
+    assert "engine: found Debian's engine: docker.io" in again.stderr
+    assert "packages: all present" in again.stderr
+
+    gone = box.setup("remove")
+    assert gone.returncode == 0, gone.stderr
+    assert box.packages() == before
+    assert "Docker version 28.1.1" in cli.read_text()
+
+
+def test_a_docker_cli_pointed_elsewhere_gets_no_engine(box: Chroot) -> None:
+    """The same lone CLI with DOCKER_HOST set is someone's way to an engine elsewhere: set-up
+    installs no engine over it."""
+    cli = box.root / "usr/local/bin/docker"
+    cli.write_text("#!/bin/sh\necho 'Docker version 28.1.1, build 4eba377'\n")
+    cli.chmod(0o755)
+    env = {"DOCKERTRACE_PACKAGES": "socat", "DOCKER_HOST": "ssh://teacher@lab"}
+    r = box.run("bash", "/opt/dockertrace/tracer/setup.sh", "env", env=env, check=False)
+    assert r.returncode == 0, r.stderr
+    assert "engine: found binaries not from a package" in r.stderr
+    for name in DEBIAN_ENGINE:
+        assert not box.installed(name), f"set-up installed Debian's {name}:\n{r.stderr}"
+
+
 def test_no_registry_names_what_cannot_be_had_and_goes_on(box: Chroot) -> None:
     """apt's lists gone and the mirror unreachable (a classroom offline): set-up names the
     packages it cannot get and finishes; nothing is installed."""

@@ -74,6 +74,17 @@ rootless_socket() {
     return 0
 }
 
+# Whether the CLI has contexts of its own (an engine elsewhere, e.g. over ssh): set-up then
+# treats the CLI as the user's way to their engine and installs none.
+remote_contexts() {
+    local home d
+    for home in "${HOME:-}" ${SUDO_USER:+"$(getent passwd "$SUDO_USER" | cut -d: -f6)"}; do
+        d="$home/.docker/contexts/meta"
+        [ -n "$home" ] && [ -d "$d" ] && [ -n "$(ls -A "$d" 2>/dev/null)" ] && return 0
+    done
+    return 1
+}
+
 snap_docker() {
     [ -e /snap/bin/docker ] || { command -v snap >/dev/null 2>&1 && snap list docker >/dev/null 2>&1; }
 }
@@ -88,6 +99,22 @@ detect_engine() {
     local rootless; rootless=$(rootless_socket)
     if [ ${#pkgs[@]} -gt 0 ] || snap_docker || [ -n "$rootless" ]; then engine_found=1; fi
     for bin in "${engine_layers[@]}"; do [ -n "${from[$bin]}" ] && engine_found=1; done
+    # A docker CLI alone, from no package (a static binary in /usr/local/bin, as CI images and
+    # Docker's own downloads leave), with no daemon, runtime or engine package anywhere, is no
+    # engine: it has nothing to talk to here. Debian's engine goes beside it (/usr/bin), and the
+    # CLI stays first on PATH. One pointed elsewhere (DOCKER_HOST, a context) is left as it is.
+    if [ -n "$engine_found" ] && [ ${#pkgs[@]} -eq 0 ] && [ -z "$rootless" ] && ! snap_docker \
+        && [[ "${from[docker]}" == *"(not from a package)" ]] && [ -z "${DOCKER_HOST:-}" ] \
+        && [ -z "${DOCKER_CONTEXT:-}" ] && ! remote_contexts; then
+        local others=""
+        for bin in dockerd containerd containerd-shim-runc-v2 runc; do others+=${from[$bin]}; done
+        if [ -z "$others" ]; then
+            say "engine: only a docker CLI here (${from[docker]}), no daemon or runtime;" \
+                "set-up installs Debian's engine beside it and leaves the CLI as it is"
+            engine_found=""
+            return 0
+        fi
+    fi
     if [ -z "$engine_found" ]; then
         say "engine: none here (no docker, dockerd, containerd, runc; no engine package, snap or rootless daemon)"
         return

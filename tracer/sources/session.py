@@ -216,10 +216,12 @@ class LiveSession:
 
     def close(self) -> None:
         with signals_held():  # a Ctrl-C now waits until everything is undone, then counts
-            sweep.remove_own(self.upstream)  # containers a stopped run left (not run)
+            # The proxy first: while it is open, a stopped CLI's create can still reach the
+            # daemon and make a container after the sweep has looked.
             if self.proxy is not None:
                 self.proxy.close()
                 self.proxy = None
+            sweep.remove_own(self.upstream)  # containers a stopped run left (not run)
             if self.source is not None:
                 self.source.close()
             for part in (self.containerd, self.specs):
