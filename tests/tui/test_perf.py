@@ -107,3 +107,20 @@ def test_the_collector_pauses_for_the_start_and_a_live_run() -> None:
     finally:
         gc.unfreeze()
         (gc.enable if was else gc.disable)()
+
+
+async def test_laid_out_says_whether_a_layout_waits_for_the_widget() -> None:
+    app = Frames()
+    async with app.run_test(size=(20, 3)) as pilot:
+        await pilot.pause()
+        widget = app.query_one(Painted)
+        assert perf.laid_out(widget)
+        widget.refresh(layout=True)
+        assert not perf.laid_out(widget), "Widget.refresh(layout=True) sets no flag it reads"
+        await pilot.pause()
+        assert perf.laid_out(widget)
+        app.screen.refresh(layout=True)  # a layout of what it is in waits for it too
+        assert not perf.laid_out(widget)
+        await pilot.pause()
+        widget.display = False
+        assert not perf.laid_out(widget)

@@ -80,9 +80,10 @@ class SequenceDiagram:
         return current
 
     def of_event(self, ev: Event) -> int | None:
-        """The arrow that holds this event, if one does."""
-        for i, a in enumerate(self.arrows):
-            if any(e is ev for e in a.events):
+        """The arrow that holds this event, if one does (one at most: each event is folded
+        into one arrow), looked for from the end, where a live run's newest event is."""
+        for i in range(len(self.arrows) - 1, -1, -1):
+            if any(e is ev for e in self.arrows[i].events):
                 return i
         return None
 

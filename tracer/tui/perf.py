@@ -61,6 +61,20 @@ def draw_now(screen: Screen[object]) -> None:
     screen._on_timer_update()
 
 
+def laid_out(widget: Widget) -> bool:
+    """Whether the widget's size is the one the next frame draws it at: no layout is waiting
+    for it or for a widget it is in (a view just shown, a new layout of the screen). False
+    with a Textual this was not checked against: the caller waits for the frame instead."""
+    if not supported() or not widget.size.height:
+        return False
+    node: object = widget
+    while isinstance(node, Widget):  # up to the screen, which is a widget too
+        if node._layout_required or not node.display:
+            return False
+        node = node.parent
+    return True
+
+
 def timer_running(timer: Timer) -> bool:
     """Whether a timer is counting (not paused): Timer has pause() and resume(), no getter."""
     return timer._active.is_set()
