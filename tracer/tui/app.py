@@ -124,6 +124,7 @@ class DockertraceApp(LiveRuns, Sharing, PictureViews, App[None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        perf.draw_partially(self.screen)  # a live batch's frame: only the widgets it changed
         self.register_theme(HIGH_CONTRAST)
         self.theme = self.initial_theme
         self._ticker = self.set_interval(1 / FPS, self._tick, pause=True)
