@@ -6,15 +6,21 @@ from __future__ import annotations
 import gc
 import re
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from rich.console import RenderableType
+from textual._compositor import ChopsUpdate, Compositor
 from textual.app import App, ComposeResult
 from textual.screen import Screen
 from textual.widget import Widget
 
-from tracer.tui import perf
+from tests.tui.builders import make_header, run_events
+from tests.tui.test_app import Scripted
+from tracer.tui import live, perf
+from tracer.tui.app import DockertraceApp
+from tracer.tui.live import LiveFinished, LiveStarted
 
 PYPROJECT = Path(__file__).resolve().parents[2] / "pyproject.toml"
 
@@ -39,6 +45,8 @@ def test_the_private_names_exist() -> None:
         (Screen, "_on_timer_update"),
         (Screen, "_refresh_layout"),  # tests/tui/test_app.py counts layouts by it
         (App, "_display"),  # tests/tui/test_app.py and bench/ count frames by it
+        (Compositor, "render_partial_update"),  # perf.PartialCompositor's, and:
+        (Compositor, "_regions_to_spans"),
     ):
         assert callable(getattr(cls, name, None)), f"Textual has no {cls.__name__}.{name} now"
 
@@ -107,3 +115,81 @@ def test_the_collector_pauses_for_the_start_and_a_live_run() -> None:
     finally:
         gc.unfreeze()
         (gc.enable if was else gc.disable)()
+
+
+async def test_laid_out_says_whether_a_layout_waits_for_the_widget() -> None:
+    app = Frames()
+    async with app.run_test(size=(20, 3)) as pilot:
+        await pilot.pause()
+        widget = app.query_one(Painted)
+        assert perf.laid_out(widget)
+        widget.refresh(layout=True)
+        assert not perf.laid_out(widget), "Widget.refresh(layout=True) sets no flag it reads"
+        await pilot.pause()
+        assert perf.laid_out(widget)
+        app.screen.refresh(layout=True)  # a layout of what it is in waits for it too
+        assert not perf.laid_out(widget)
+        await pilot.pause()
+        widget.display = False
+        assert not perf.laid_out(widget)
+
+
+class BothUpdates(perf.PartialCompositor):
+    """PartialCompositor, also drawing each update Textual's own way from the same regions."""
+
+    pairs: ClassVar[list[tuple[str, str]]] = []
+    console: ClassVar[Any] = None
+
+    def render_partial_update(self) -> ChopsUpdate | None:
+        regions = set(self._dirty_regions)
+        ours = super().render_partial_update()
+        self._dirty_regions.update(regions)
+        theirs = Compositor.render_partial_update(self)
+        if ours is not None and theirs is not None:
+            self.pairs.append(
+                (ours.render_segments(self.console), theirs.render_segments(self.console))
+            )
+        else:
+            assert ours is theirs is None
+        return ours
+
+
+async def test_the_partial_compositor_draws_what_textual_draws(
+    make_app: Callable[..., DockertraceApp],
+) -> None:
+    events = run_events()
+    run = Scripted()
+    app = make_app(live_reason=None, start_live=run)
+    BothUpdates.pairs.clear()
+    async with app.run_test(size=(120, 40)) as pilot:
+        assert type(app.screen._compositor) is perf.PartialCompositor
+        app.screen._compositor.__class__ = BothUpdates
+        BothUpdates.console = app.console
+        for key in ("n", "n", "right_square_bracket", "s", "n", "T", "n", "s", "l", "c"):
+            await pilot.press(key)
+            await pilot.pause()
+        await pilot.press("g")  # a live run, batch by batch, in each view
+        run.post(LiveStarted(make_header(), "bcc", ["docker", "run", "--rm", "busybox", "echo"]))
+        inbox = live.Inbox(run.post)
+        for i, ev in enumerate(events):
+            inbox.put(ev)
+            await pilot.pause()
+            if i in (len(events) // 3, 2 * len(events) // 3):
+                await pilot.press("s" if i < len(events) // 2 else "T")
+        run.post(LiveFinished(list(events), make_header(), 0, "hi\n", ""))
+        for _ in range(20):
+            await pilot.pause()
+    assert len(BothUpdates.pairs) > 30
+    for ours, theirs in BothUpdates.pairs:
+        assert written(ours) == written(theirs)
+
+
+# a cursor move that writes nothing before the next move or line: Textual's own update moves to
+# a piece of a line that starts where a changed span ends (it draws every widget, so it has
+# one), and writes none of it
+IDLE_MOVE = re.compile(r"\x1b\[\d+;\d+H(?=\x1b\[\d+;\d+H|\n|$)")
+
+
+def written(update: str) -> str:
+    """What an update writes where: its text and styles at their places, idle moves left out."""
+    return IDLE_MOVE.sub("", update)

@@ -12,8 +12,10 @@ from tests.tui.conftest import settle as settle_app
 from tracer.cli.tui import build
 from tracer.tui.app import DockertraceApp
 from tracer.tui.rendered_lines import RenderedLines
+from tracer.tui.scene import scene_at
 from tracer.tui.source import Loaded
 from tracer.tui.start import decide
+from tracer.tui.widgets.chain_view import ChainView
 from tracer.tui.widgets.detail_pane import DetailPane
 from tracer.tui.widgets.process_tree import ProcessTreeView
 from tracer.tui.widgets.sequence_view import SequenceRows, SequenceView
@@ -55,9 +57,12 @@ async def test_the_sequence_is_drawn_as_played(make_app: AppMaker, bundled: Load
         await pilot.pause()
         assert "step 7 · The output travels back" in drawn(rows)
         assert 'stdout "hi\\n"' in drawn(rows).splitlines()[-1]
-        await pilot.press("s")  # back to the chain
+        await pilot.press("s")  # back to the chain, which shows where the playhead is now
         await pilot.pause()
         assert app.query_one("#chain").display and not view.display
+        chain = app.query_one(ChainView)
+        assert chain.scene is not None and chain.scene.position == app.player.position
+        assert chain.scene == scene_at(app.loaded.trace, app.player.position, app._steps)
 
 
 async def test_a_picked_arrow_shows_its_events(make_app: AppMaker, bundled: Loaded) -> None:

@@ -78,6 +78,10 @@ class Classifier:
             self.lanes[ev.pid] = lane(ev)
         return msg
 
+    def exit(self, ev: Event) -> Message:
+        """An exit's message: whom it reaches comes from the tree alone, not the events before."""
+        return self._exit(ev, lane(ev))
+
     def _message(self, ev: Event) -> Message | None:
         k, d, me = ev.kind, ev.detail, lane(ev)
         if k == "http.upgrade":

@@ -80,9 +80,10 @@ class SequenceDiagram:
         return current
 
     def of_event(self, ev: Event) -> int | None:
-        """The arrow that holds this event, if one does."""
-        for i, a in enumerate(self.arrows):
-            if any(e is ev for e in a.events):
+        """The arrow that holds this event, if one does (one at most: each event is folded
+        into one arrow), looked for from the end, where a live run's newest event is."""
+        for i in range(len(self.arrows) - 1, -1, -1):
+            if any(e is ev for e in self.arrows[i].events):
                 return i
         return None
 
@@ -92,9 +93,9 @@ def sequence(trace: Trace, tree: ProcessTree | None = None) -> SequenceDiagram:
     events = trace.events
     tree = tree if tree is not None else process_tree(events)
     steps = _steps_of(trace)
-    classify = Classifier(tree, _spawns(events))
+    classify = Classifier(tree, spawns(events))
     names = {pid: p.names for pid, p in tree.procs.items()}
-    folder = _Folder(steps[1], {p.parent for p in tree.procs.values()})
+    folder = Folder(steps[1], {p.parent for p in tree.procs.values()})
     unknown: Counter[str] = Counter()
     for ev in events:
         msg = classify(ev)
@@ -109,8 +110,8 @@ def sequence(trace: Trace, tree: ProcessTree | None = None) -> SequenceDiagram:
             m.kind,
             label(m.kind, evs, names),
             tuple(evs),
-            _step(evs, steps),
-            _phase(evs, steps),
+            step_of(evs, steps),
+            phase_of(evs, steps),
         )
         for m, evs in folder.groups
     )
@@ -128,7 +129,7 @@ def sequence(trace: Trace, tree: ProcessTree | None = None) -> SequenceDiagram:
     )
 
 
-class _Folder:
+class Folder:
     """The groups so far, and which of them each actor's next message may fold into."""
 
     def __init__(self, by_time: Mapping[int, int], parents: set[int | None]) -> None:
@@ -199,7 +200,7 @@ def _steps_of(trace: Trace) -> tuple[dict[int, int], dict[int, int]]:
     return claimed, by_time
 
 
-def _phase(events: Seq[Event], steps: tuple[dict[int, int], dict[int, int]]) -> int | None:
+def phase_of(events: Seq[Event], steps: tuple[dict[int, int], dict[int, int]]) -> int | None:
     """The step the run was in at the arrow's evidence (the shim's exec, not the fork before
     it, which comes a moment before step 4 begins), else at its first event."""
     claimed, by_time = steps
@@ -207,14 +208,14 @@ def _phase(events: Seq[Event], steps: tuple[dict[int, int], dict[int, int]]) -> 
     return by_time.get(id(ev))
 
 
-def _step(events: Seq[Event], steps: tuple[dict[int, int], dict[int, int]]) -> int | None:
+def step_of(events: Seq[Event], steps: tuple[dict[int, int], dict[int, int]]) -> int | None:
     """An arrow's step: that of the first of its events some step claims as evidence (the
     fork before the shim's exec is not evidence, the exec is), else the step begun by then."""
     claimed, by_time = steps
     return next((claimed[id(ev)] for ev in events if id(ev) in claimed), by_time.get(id(events[0])))
 
 
-def _spawns(events: Seq[Event]) -> dict[int, Event]:
+def spawns(events: Seq[Event]) -> dict[int, Event]:
     """child pid -> its exec, for children whose first own act is an exec: the fork (and vfork
     clone) that made them fold into that exec's arrow."""
     first: dict[int, Event] = {}

@@ -18,23 +18,66 @@ def runs(events: Iterable[Event], backend: str = "", claims: bool = True) -> lis
     return [word(t) for t in chain.runs(events, backend, claims)]
 
 
-def fold(events: Iterable[Event], backend: str = "", claims: bool = True) -> Trace:
-    """The main run in the events (the one that created a container, else the first), in words."""
-    return word(chain.fold(events, backend, claims))
+def fold(
+    events: Iterable[Event], backend: str = "", claims: bool = True, said: Said | None = None
+) -> Trace:
+    """The main run in the events (the one that created a container, else the first), in words
+    (`said`: the words of the fold before, for a live run that folds again at every batch)."""
+    return word(chain.fold(events, backend, claims), said)
 
 
-def word(trace: Trace) -> Trace:
+def word(trace: Trace, said: Said | None = None) -> Trace:
     """The trace with the words the chain leaves out written in."""
     container = trace.container
     if container is not None and container.ns_pid_via is not None:
         container = replace(container, ns_pid_how=ns_pid_words(container.ns_pid_via)[1])
+    word_step = _word_step if said is None else said.step
+    word_hop = _word_hop if said is None else said.hop
     return replace(
         trace,
-        steps=tuple(_word_step(s) for s in trace.steps),
-        hops=tuple(_word_hop(h) for h in trace.hops),
+        steps=tuple(word_step(s) for s in trace.steps),
+        hops=tuple(word_hop(h) for h in trace.hops),
         checks=tuple(_word_check(c) for c in trace.checks),
         container=container,
     )
+
+
+def _same(a: tuple[Event, ...], b: tuple[Event, ...]) -> bool:
+    return len(a) == len(b) and all(x is y for x, y in zip(a, b, strict=True))
+
+
+class Said:
+    """The words of a live run's last fold, for its next: at every batch most of its steps and
+    hops are what they were (the same events, found the same way), and wording them again was
+    a third of each fold. A step's words come from its status, reasons and events alone, a
+    hop's from its event, step and receiver; those are compared, by identity."""
+
+    def __init__(self) -> None:
+        self._steps: dict[int, tuple[Step, Step]] = {}  # number -> (as folded, worded)
+        self._hops: dict[int, tuple[Event, int, str, str]] = {}  # id(event) -> it, step, dst, label
+
+    def step(self, step: Step) -> Step:
+        last = self._steps.get(step.number)
+        if last is not None:
+            was, worded = last
+            if (
+                (was.status, was.why, was.at_ns) == (step.status, step.why, step.at_ns)
+                and _same(was.evidence, step.evidence)
+                and was.basis.keys() == step.basis.keys()
+                and all(_same(was.basis[k], step.basis[k]) for k in step.basis)
+            ):
+                return _step(step, worded.summary, worded.facts, worded.reason, worded.error)
+        worded = _word_step(step)
+        self._steps[step.number] = (step, worded)
+        return worded
+
+    def hop(self, h: Hop) -> Hop:
+        last = self._hops.get(id(h.event))
+        if last is not None and last[0] is h.event and last[1:3] == (h.step, h.dst):
+            return Hop(h.src, h.dst, last[3], h.step, h.event, h.at_ns)
+        worded = _word_hop(h)
+        self._hops[id(h.event)] = (h.event, h.step, h.dst, worded.label)
+        return worded
 
 
 NEVER = "never happened: the run stopped at step 3 (dockerd's error)"

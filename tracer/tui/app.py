@@ -124,6 +124,7 @@ class DockertraceApp(LiveRuns, Sharing, PictureViews, App[None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        perf.draw_partially(self.screen)  # a live batch's frame: only the widgets it changed
         self.register_theme(HIGH_CONTRAST)
         self.theme = self.initial_theme
         self._ticker = self.set_interval(1 / FPS, self._tick, pause=True)
@@ -166,9 +167,8 @@ class DockertraceApp(LiveRuns, Sharing, PictureViews, App[None]):
         hop_key = (id(trace), scene.hops_done)
         if hop_key != self._hop_key:
             self._hop_key, self._hop_began = hop_key, self.clock()
-        chain = self.query_one(ChainView)
-        chain.scene = scene
-        chain.phase = self._phase()
+        if self.view == "chain":  # hidden behind a picture: drawn when shown again
+            self.query_one(ChainView).show(scene, self._phase())
         self.query_one(StepList).show(trace, scene)
         self.query_one(Timeline).show(trace, scene.position)
         if scene.position < 0:
@@ -198,7 +198,7 @@ class DockertraceApp(LiveRuns, Sharing, PictureViews, App[None]):
     def _advance(self) -> None:
         if self.player.tick():
             self.refresh_scene()
-        elif self.motion:
+        elif self.motion and self.view == "chain":
             self.query_one(ChainView).phase = self._phase()
         still = not self.player.playing and (not self.motion or self._phase() >= 1.0)
         if still:

@@ -10,6 +10,7 @@ from textual.message import Message
 
 from tracer.events import Event
 from tracer.text.narrate import run_outcome
+from tracer.text.story import Said
 from tracer.tui import live, perf
 from tracer.tui.perf import Collector
 from tracer.tui.playback import Player
@@ -40,6 +41,7 @@ class _Host(Protocol):
     loaded: Loaded
     _steps: list[int | None]
     _live_events: list[Event]
+    _live_said: Said
     _live_header: dict[str, Any]
     _live_running: bool
     _live_child: LiveRun | None
@@ -73,6 +75,7 @@ class LiveRuns:
     live_reason: LiveReason
     _live_child: LiveRun | None  # the live run's process
     _live_header: dict[str, Any]  # the run's recording header, once its session is up
+    _live_said: Said = Said()  # the words of the run's last fold (a new one each run)
 
     def check_live_soon(self: _Host) -> None:
         """Ask the doctor in a worker thread whether live runs can happen here (its checks take
@@ -131,6 +134,7 @@ class LiveRuns:
         if self.share is not None:
             self.share.started(["docker", *(args or ["run", "(default)"])])
         self._live_events.clear()
+        self._live_said = Said()  # the words of the run's folds, each for the next
         self._live_running = True
         self.collector.live(True)
         self._hold_layout(True)
@@ -183,7 +187,8 @@ class LiveRuns:
         backend = str(self._live_header.get("backend", ""))
         # the article's claims wait for the run's end (its replay has them): the live screen
         # folds at every batch, and they would add a fifth to a half to each fold
-        self.loaded = Loaded(fold_events(events, backend, claims=False), self._live_header)
+        said = self._live_said
+        self.loaded = Loaded(fold_events(events, backend, False, said), self._live_header)
         trace = self.loaded.trace
         self._steps = event_steps(trace)
         self.player.extend([ev.time_ns for ev in trace.events], self._steps)

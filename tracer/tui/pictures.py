@@ -6,7 +6,8 @@ from typing import Any, Protocol
 
 from tracer.chain.model import Trace
 from tracer.chain.process_tree import ProcessTree, process_tree
-from tracer.chain.sequence import SequenceDiagram, sequence
+from tracer.chain.sequence import SequenceDiagram
+from tracer.chain.sequence_growing import GrowingSequence
 from tracer.text.pictures import story
 from tracer.tui.scene import Scene
 from tracer.tui.widgets.detail_pane import DetailPane
@@ -22,7 +23,9 @@ class _Host(Protocol):
 
     view: str
     present: bool
-    _pictures_of: tuple[int, SequenceDiagram, ProcessTree] | None
+    _tree_of: tuple[Trace, ProcessTree] | None
+    _diagram_of: tuple[Trace, SequenceDiagram] | None
+    _growing: GrowingSequence | None
 
     @property
     def screen(self) -> Any: ...
@@ -34,7 +37,8 @@ class _Host(Protocol):
     def query_one(self, selector: Any) -> Any: ...
     def refresh_scene(self) -> None: ...
     def notify(self, message: str, *, timeout: float = ...) -> None: ...
-    def _pictures(self, trace: Trace) -> tuple[SequenceDiagram, ProcessTree]: ...
+    def _tree(self, trace: Trace) -> ProcessTree: ...
+    def _diagram(self, trace: Trace) -> SequenceDiagram: ...
     def _set_view(self, view: str) -> None: ...
 
 
@@ -43,15 +47,26 @@ class PictureViews:
 
     view: str = "chain"
     present: bool = False
-    _pictures_of: tuple[int, SequenceDiagram, ProcessTree] | None = None
+    _tree_of: tuple[Trace, ProcessTree] | None = None
+    _diagram_of: tuple[Trace, SequenceDiagram] | None = None
+    _growing: GrowingSequence | None = None
 
-    def _pictures(self: _Host, trace: Trace) -> tuple[SequenceDiagram, ProcessTree]:
-        """The trace's sequence and tree, made once per trace (a live run's fold is a new one)."""
-        made = self._pictures_of
-        if made is None or made[0] != id(trace):
-            tree = process_tree(trace.events)
-            made = self._pictures_of = (id(trace), sequence(trace, tree), tree)
-        return made[1], made[2]
+    def _tree(self: _Host, trace: Trace) -> ProcessTree:
+        """The trace's process tree, made once per trace (a live run's fold is a new one)."""
+        made = self._tree_of
+        if made is None or made[0] is not trace:
+            made = self._tree_of = (trace, process_tree(trace.events))
+        return made[1]
+
+    def _diagram(self: _Host, trace: Trace) -> SequenceDiagram:
+        """The trace's sequence diagram, made once per trace: a live run's, extended from the
+        last batch's (most of its arrows the same objects, which the view does not draw again)."""
+        made = self._diagram_of
+        if made is None or made[0] is not trace:
+            if self._growing is None:
+                self._growing = GrowingSequence()
+            made = self._diagram_of = (trace, self._growing.update(trace, self._tree(trace)))
+        return made[1]
 
     def refresh_pictures(self: _Host, trace: Trace, scene: Scene) -> None:
         """Draw the picture on screen (only that one: the others cost nothing while hidden)."""
@@ -61,14 +76,14 @@ class PictureViews:
             self.query_one(StoryPane).show(scene.current_step, story(trace, scene.current_step))
         if self.view == "chain":
             return
-        diagram, tree = self._pictures(trace)
         if self.view == "sequence":
+            diagram = self._diagram(trace)  # the tree view needs none
             self.query_one(SequenceView).show(diagram, scene.time_ns, scene.position, scene.event)
         else:
             pid = (
                 scene.event.pid if scene.event is not None and scene.event.source != "proxy" else 0
             )
-            self.query_one(ProcessTreeView).show(tree, scene.time_ns, pid)
+            self.query_one(ProcessTreeView).show(self._tree(trace), scene.time_ns, pid)
 
     def _set_view(self: _Host, view: str) -> None:
         self.view = view

@@ -24,6 +24,8 @@ def lane_xs(width: int, lanes: int) -> list[int]:
 
 def arrow_label(diagram: SequenceDiagram, arrow: Arrow, time_ns: int) -> str:
     """Its label as far as it has been played: a group counts only the events seen so far."""
+    if time_ns >= arrow.end_ns:  # all seen (a live run's arrows, but for the newest)
+        return arrow.label
     seen = arrow.seen_by(time_ns)
     if arrow.kind == "exec":  # name the program from the start (the fork comes before its exec)
         execs = [i for i, e in enumerate(arrow.events) if e.kind == "proc.exec"]
@@ -63,8 +65,16 @@ def put(chars: list[str], styles: list[Style], at: int, text: str, style: Style)
 
 
 def to_strip(chars: list[str], styles: list[Style], over: Style | None = None) -> Strip:
-    segments = [Segment(c, s + over if over else s) for c, s in zip(chars, styles, strict=True)]
-    return Strip(Segment.simplify(segments))
+    """The characters as segments, one a run of the same style (not one a character, then
+    merged: a line is 120 of them, and a live run draws a few new lines at every batch)."""
+    segments = []
+    start = 0
+    for i in range(1, len(chars) + 1):
+        if i == len(chars) or (styles[i] is not styles[start] and styles[i] != styles[start]):
+            style = styles[start]
+            segments.append(Segment("".join(chars[start:i]), style + over if over else style))
+            start = i
+    return Strip(segments)
 
 
 def arrow_strip(

@@ -10,7 +10,7 @@ from typing import Any
 from tracer.chain.model import STEP_TITLES, Step, Trace
 from tracer.events import Event
 from tracer.record.format import Problem, read_recording
-from tracer.text.story import fold
+from tracer.text.story import Said, fold
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
 BUNDLED_NAMES = ("run-echo-hi.jsonl",)
@@ -25,11 +25,15 @@ def bundled_recording() -> Path | None:
     return None
 
 
-def fold_events(events: list[Event], backend: str = "", claims: bool = True) -> Trace:
-    """The chain's fold of the main run in the events (an empty trace when there is none)."""
+def fold_events(
+    events: list[Event], backend: str = "", claims: bool = True, said: Said | None = None
+) -> Trace:
+    """The chain's fold of the main run in the events (an empty trace when there is none);
+    `said`: the words of a live run's last fold (tracer.text.story.Said)."""
     if not events:
         return empty_trace(backend)
-    return fold(events, backend=backend, claims=claims)  # kernel events alone make one run
+    # kernel events alone make one run
+    return fold(events, backend=backend, claims=claims, said=said)
 
 
 def empty_trace(backend: str = "") -> Trace:

@@ -40,6 +40,7 @@ ROLE: dict[Box, str] = {
     "kernel": "container",
 }
 MARK = {"idle": " ", "seen": "✓", "active": "▶", "exited": "■"}
+LINES_KEPT = 200  # lines drawn kept for reuse (a run shows a few dozen different ones)
 
 
 def box_geometry(width: int) -> tuple[int, int, int]:
@@ -101,6 +102,8 @@ class ChainView(Widget):
         self._styles: dict[str, Style] = {}  # component styles by name
         self._strips: list[Strip] | None = None  # the drawing, line by line, at _strips_width
         self._strips_width = 0
+        self._lines: dict[object, Strip] = {}  # lines drawn, by what they show, in one look
+        self._lines_look: object = None  # (width, base style) of those
 
     @property
     def scene(self) -> Scene | None:
@@ -113,6 +116,17 @@ class ChainView(Widget):
         self._scene = scene
         drawn = None if scene is None else (scene.boxes, scene.hop, scene.position < 0)
         if drawn != self._drawn:
+            self._drawn = drawn
+            self._redraw()
+
+    def show(self, scene: Scene | None, phase: float) -> None:
+        """The scene, with the token at `phase` along its hop: drawn once for both (set one
+        after the other, each drew the chain again)."""
+        moved = phase != self.phase
+        self.set_reactive(ChainView.phase, phase)
+        self._scene = scene
+        drawn = None if scene is None else (scene.boxes, scene.hop, scene.position < 0)
+        if drawn != self._drawn or moved:
             self._drawn = drawn
             self._redraw()
 
@@ -154,6 +168,7 @@ class ChainView(Widget):
     def notify_style_update(self) -> None:
         super().notify_style_update()
         self._styles.clear()
+        self._lines.clear()  # their spans' styles are the old look's
         self.refresh()
 
     def refresh(
@@ -177,10 +192,19 @@ class ChainView(Widget):
         base = self.rich_style
         console = self.app.console
         self._strips_width = width
-        return [
-            Strip(Segment.apply_style(line.render(console), base)).crop_extend(0, width, base)
-            for line in self.render().split("\n", allow_blank=True)
-        ]
+        if self._lines_look != (width, base) or len(self._lines) > LINES_KEPT:
+            self._lines, self._lines_look = {}, (width, base)
+        strips = []
+        # a line is made into a strip once for what it shows: a live batch changes a box's
+        # three lines or the hop's two, seldom all six (Rich renders each ~0.2 ms)
+        for line in self.render().split("\n", allow_blank=True):
+            key = (line.plain, tuple(line.spans), line.style)
+            strip = self._lines.get(key)
+            if strip is None:
+                rendered = Segment.apply_style(line.render(console), base)
+                strip = self._lines[key] = Strip(rendered).crop_extend(0, width, base)
+            strips.append(strip)
+        return strips
 
     def _box_lines(self, state: BoxState, width: int) -> list[str]:
         name = NAMES[state.box]

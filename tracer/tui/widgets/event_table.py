@@ -25,6 +25,7 @@ from textual.strip import Strip
 from tracer.tui.rendered_lines import scrollbar_shown
 
 CELL_PAD = 1  # a space each side of a cell, as DataTable draws them
+DRAWN_AT_MOST = 2000  # rows' lines kept (a few screens of them)
 
 
 class Column(NamedTuple):
@@ -96,6 +97,7 @@ class EventTable(ScrollView, can_focus=True):
         self.cursor_row = -1
         self._announced: int | None = None  # the key last sent in a Highlighted
         self._styles: dict[str, Style] = {}  # a row's style by its component class
+        self._drawn: dict[tuple[Row, int, str], Strip] = {}  # rows' lines, this look
 
     # -- contents ------------------------------------------------------------------------------
     @property
@@ -185,16 +187,25 @@ class EventTable(ScrollView, can_focus=True):
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width
         if y == 0:
-            labels = tuple(c.label for c in self.columns)
-            return self._strip(labels, width, "event-table--header")
+            return self._line(Row(-1, tuple(c.label for c in self.columns)), width, "header")
         row = int(self.scroll_y) + y - 1
         if row >= len(self.rows):
             return Strip.blank(width, self._style(""))
         if row == self.cursor_row:
-            name = "event-table--cursor"
-        else:
-            name = "event-table--even-row" if row % 2 else ""
-        return self._strip(self.rows[row].cells, width, name)
+            return self._line(self.rows[row], width, "cursor")
+        return self._line(self.rows[row], width, "even-row" if row % 2 else "")
+
+    def _line(self, row: Row, width: int, look: str) -> Strip:
+        # a row's line is made once per look: a growing table scrolls, and every visible row
+        # is drawn again at every frame (a cell's text measured and cut, ~0.1 ms a row)
+        key = (row, width, look)
+        strip = self._drawn.get(key)
+        if strip is None:
+            if len(self._drawn) > DRAWN_AT_MOST:
+                self._drawn.clear()
+            name = f"event-table--{look}" if look else ""
+            strip = self._drawn[key] = self._strip(row.cells, width, name)
+        return strip
 
     def _style(self, component: str) -> Style:
         style = self._styles.get(component)
@@ -223,14 +234,17 @@ class EventTable(ScrollView, can_focus=True):
     def notify_style_update(self) -> None:
         super().notify_style_update()
         self._styles.clear()
+        self._drawn.clear()  # drawn in another look
         self.refresh()
 
     def _on_focus(self, event: events.Focus) -> None:
         self._styles.clear()
+        self._drawn.clear()  # drawn in another look
         self.refresh()
 
     def _on_blur(self, event: events.Blur) -> None:
         self._styles.clear()
+        self._drawn.clear()  # drawn in another look
         self.refresh()
 
     def on_resize(self) -> None:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from rich.segment import Segment
 from rich.style import Style
@@ -17,6 +18,7 @@ from textual.widget import Widget
 
 from tracer.chain.sequence import Arrow, SequenceDiagram
 from tracer.text.pictures import lane_title, step_heading
+from tracer.tui import perf
 from tracer.tui.rendered_lines import RenderedLines
 from tracer.tui.sequence_lines import (
     Look,
@@ -100,6 +102,7 @@ class SequenceView(Vertical):
         self._look: Look | None = None
         self._cache: dict[object, Strip] = {}  # arrow lines drawn, by what they show
         self._cache_look: Look | None = None
+        self._width = 0  # of the lines being drawn
         self.border_title = "Sequence"
 
     def compose(self) -> ComposeResult:
@@ -136,7 +139,12 @@ class SequenceView(Vertical):
         # the current (or picked) arrow stays in sight, a few rows of context under it
         at = self._row_of(self.selected if self.selected is not None else upto)
         if at is not None:
-            # after the lines are laid out: before, the pane's height is not what it will be
+            if perf.laid_out(rows):
+                # now, in the frame that draws the new arrow (a live batch's): scrolled after
+                # that frame, the arrow came a frame later, with a whole pane drawn again
+                self._keep_in_sight(at)
+            # and after the lines are laid out: the pane's height may not be what it will be
+            # (the view just shown, the presenter layout); nothing moves if it is
             rows.call_after_refresh(self._keep_in_sight, at)
 
     def _keep_in_sight(self, at: int) -> None:
@@ -179,6 +187,7 @@ class SequenceView(Vertical):
         if diagram is None:
             return []
         look = self.look(base)
+        self._width = width
         xs = lane_xs(width, len(diagram.lanes))
         upto = self.current if self.current is not None else -1
         out: list[Strip] = []
@@ -188,9 +197,8 @@ class SequenceView(Vertical):
             if row.step is not None:
                 if row.step > 0 and upto < 0:
                     break
-                chars, styles = lifelines(width, xs, look)
-                put(chars, styles, 1, fit(f" {step_heading(row.step)} ", width - 2), look.step)
-                out.append(to_strip(chars, styles))
+                heading = ("step", row.step, width)
+                out.append(self._cached(heading, look, self._heading, row.step, xs))
                 continue
             assert row.arrow is not None
             over = None
@@ -202,15 +210,28 @@ class SequenceView(Vertical):
             # a live run's every batch is a new diagram of mostly the same arrows: each line
             # is drawn once (a line is ~0.1 ms, a diagram 70 of them)
             key = (a.src, a.dst, a.note, arrow_label(diagram, a, self.time_ns), over, width)
-            strip = self._cache.get(key)
-            if strip is None or self._cache_look is not look:
-                if self._cache_look is not look or len(self._cache) > 4000:
-                    self._cache, self._cache_look = {}, look
-                strip = self._cache[key] = arrow_strip(
-                    diagram, row.arrow, self.time_ns, xs, width, look, over
-                )
-            out.append(strip)
+            out.append(self._cached(key, look, self._arrow, row.arrow, xs, over))
         return out
+
+    def _cached(self, key: object, look: Look, draw: Callable[..., Strip], *args: Any) -> Strip:
+        """A line drawn once for what it shows, at one width, in one look."""
+        if self._cache_look is not look or len(self._cache) > 4000:
+            self._cache, self._cache_look = {}, look
+        strip = self._cache.get(key)
+        if strip is None:
+            strip = self._cache[key] = draw(*args)
+        return strip
+
+    def _heading(self, step: int, xs: list[int]) -> Strip:
+        look, width = self._cache_look, self._width
+        assert look is not None
+        chars, styles = lifelines(width, xs, look)
+        put(chars, styles, 1, fit(f" {step_heading(step)} ", width - 2), look.step)
+        return to_strip(chars, styles)
+
+    def _arrow(self, i: int, xs: list[int], over: Style | None) -> Strip:
+        assert self.diagram is not None and self._cache_look is not None
+        return arrow_strip(self.diagram, i, self.time_ns, xs, self._width, self._cache_look, over)
 
     def pick(self, arrow: int | None) -> None:
         """Select an arrow (None: follow the playhead again) and say so."""
