@@ -39,6 +39,10 @@ from typing import cast
 
 CHUNK = 256 * 1024
 CHANNEL_BUFFER = 4 * 1024 * 1024  # copies the recorder may fall behind by before relays wait
+# A connection's copies of small chunks (an API exchange) wait this long, or until there are
+# this many bytes of them, to go to the channel together: fewer calls here, fewer reads there.
+HOLD_NS = 5_000_000
+HOLD_BYTES = 64 * 1024
 SPLICE_AFTER = 16 * 1024  # a read this big means bulk data: that direction goes to splice(2)
 PIPE_SIZE = 1024 * 1024  # per splicing direction (two pipes), kernel memory, not ours
 F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
@@ -156,6 +160,16 @@ class Forwarder:
         except OSError:
             os._exit(0)  # the parent is gone: so is the point of relaying
 
+    def put_items(self, items: bytearray) -> None:
+        """Write copies already framed (held by a relay to go together) to the parent."""
+        if not items:
+            return
+        try:
+            with self.send_lock:
+                self.channel.sendall(items)
+        except OSError:
+            os._exit(0)
+
     def put_spliced(self, kind: int, conn: int, pipe: int, size: int, t: int) -> None:
         """put() for a copy that is in a pipe (a tee of forwarded bytes): spliced into the
         channel, never through Python."""
@@ -252,9 +266,7 @@ class Relay:
         if isinstance(self.client, ssl.SSLSocket):
             self.tls_pump(self.client, self.upstream)
             return
-        args = (self.upstream, self.client, DAEMON)
-        threading.Thread(target=self.pump, args=args, daemon=True).start()
-        self.pump(self.client, self.upstream, CLIENT)
+        self.duplex(self.client, self.upstream)
 
     def tls_pump(self, client: ssl.SSLSocket, upstream: socket.socket) -> None:
         """TLS: one thread for both directions (an SSL object must not be read and written
@@ -295,6 +307,110 @@ class Relay:
                 if tag == DAEMON:
                     open_dirs.clear()
         self.finish(reason)
+
+    def duplex(self, client: socket.socket, upstream: socket.socket) -> None:
+        """Both directions on this one thread, for as long as every write completes at once
+        (an API exchange: a request, its answer, the next request). No second thread means
+        no GIL handed over per exchange, and the copies of small chunks are held (at most
+        HOLD_NS, or HOLD_BYTES of them) and sent to the channel together: per exchange the
+        relay makes socat's calls, poll + recv + send per direction, and no more.
+
+        A write that cannot complete at once (a peer not reading) or a bulk daemon read hands
+        the connection to one blocking thread per direction (pump): one direction waiting
+        must never stop the other. A direction that ends leaves the other to pump as well."""
+        fwd, conn, pack = self.fwd, self.conn, ITEM.pack
+        now, mono, dontwait = time.clock_gettime_ns, time.CLOCK_MONOTONIC, socket.MSG_DONTWAIT
+        sides = {
+            client.fileno(): (client, upstream, CLIENT),
+            upstream.fileno(): (upstream, client, DAEMON),
+        }
+        poller = select.poll()
+        for fd in sides:
+            poller.register(fd, select.POLLIN)
+        buffer = bytearray(CHUNK)  # both directions': each chunk is forwarded and its copy
+        view = memoryview(buffer)  # taken before the next read
+        held = bytearray()  # framed copies not yet on the channel
+        due = t = 0  # when the held copies must go; the time of the last chunk
+        while True:
+            if held:  # wait no longer than the held copies may
+                ready = poller.poll(-(-(due - t) // 1_000_000))
+                if not ready:
+                    fwd.put_items(held)
+                    held.clear()
+                    continue
+            else:
+                ready = poller.poll()
+            for fd, _ in ready:
+                src, dst, tag = sides[fd]
+                error = ""
+                try:
+                    n = src.recv_into(buffer)
+                except OSError as e:
+                    n, error = (
+                        0,
+                        f"{'client' if tag == CLIENT else 'daemon'} read: {e.strerror or e}",
+                    )
+                if not n:
+                    fwd.put_items(held)
+                    self.end(src, dst, tag, error)
+                    self.pump(dst, src, DAEMON if tag == CLIENT else CLIENT)
+                    return
+                t = now(mono)
+                try:
+                    sent = dst.send(view[:n], dontwait)
+                except BlockingIOError:
+                    sent = 0
+                except OSError as e:
+                    held += pack(tag, conn, t, n)
+                    held += view[:n]
+                    fwd.put_items(held)
+                    side = "daemon" if tag == CLIENT else "client"
+                    self.end(src, dst, tag, f"{side} write: {e.strerror or e}")
+                    self.pump(dst, src, DAEMON if tag == CLIENT else CLIENT)
+                    return
+                bulk = n >= SPLICE_AFTER and tag == DAEMON and TEE is not None
+                if sent < n or bulk:  # from here on, one thread per direction
+                    fwd.put_items(held)
+                    self.split(src, dst, tag, view[:n], sent, t, bulk)
+                    return
+                if not held:
+                    due = t + HOLD_NS
+                held += pack(tag, conn, t, n)
+                held += view[:n]
+                if t >= due or len(held) >= HOLD_BYTES:
+                    fwd.put_items(held)
+                    held.clear()
+
+    def split(
+        self,
+        src: socket.socket,
+        dst: socket.socket,
+        tag: int,
+        data: memoryview,
+        sent: int,
+        t: int,
+        bulk: bool,
+    ) -> None:
+        """Leave duplex(): the other direction gets a thread of its own, this one finishes
+        forwarding `data` (of which `sent` bytes went) and pumps on."""
+        other = DAEMON if tag == CLIENT else CLIENT
+        threading.Thread(target=self.pump, args=(dst, src, other), daemon=True).start()
+        error = ""
+        try:
+            dst.sendall(data[sent:])
+        except OSError as e:
+            error = f"{'daemon' if tag == CLIENT else 'client'} write: {e.strerror or e}"
+        self.fwd.put(tag, self.conn, data, t)
+        if not error and bulk:
+            spliced = self.splice_rest(src, dst)
+            if spliced is None:
+                self.pump(src, dst, tag)
+                return
+            error = spliced
+        elif not error:
+            self.pump(src, dst, tag)
+            return
+        self.end(src, dst, tag, error)
 
     def pump(self, src: socket.socket, dst: socket.socket, tag: int) -> None:
         put, conn = self.fwd.put, self.conn
