@@ -71,6 +71,11 @@ def peer_proc(creds: bytes) -> bytes:
 OPEN, CLIENT, DAEMON, CLIENT_EOF, DAEMON_EOF, UNREACHABLE, CLOSE = range(1, 8)
 
 
+def _side(tag: int) -> str:
+    """Who reads in direction `tag` ("client" for CLIENT); -tag: who writes."""
+    return "client" if tag in (CLIENT, -DAEMON) else "daemon"
+
+
 def clock() -> int:
     return time.clock_gettime_ns(time.CLOCK_MONOTONIC)
 
@@ -318,68 +323,79 @@ class Relay:
         A write that cannot complete at once (a peer not reading) or a bulk daemon read hands
         the connection to one blocking thread per direction (pump): one direction waiting
         must never stop the other. A direction that ends leaves the other to pump as well."""
-        fwd, conn, pack = self.fwd, self.conn, ITEM.pack
+        conn, pack, put_items = self.conn, ITEM.pack, self.fwd.put_items
         now, mono, dontwait = time.clock_gettime_ns, time.CLOCK_MONOTONIC, socket.MSG_DONTWAIT
+        hold_ns, hold_bytes = HOLD_NS, HOLD_BYTES
+        no_splice = CHUNK + 1  # (a read never reaches it)
+        # Per side: what the loop needs, looked up once (this loop runs twice per exchange).
         sides = {
-            client.fileno(): (client, upstream, CLIENT),
-            upstream.fileno(): (upstream, client, DAEMON),
+            client.fileno(): (client.recv_into, upstream.send, client, upstream, CLIENT, no_splice),
+            upstream.fileno(): (
+                upstream.recv_into,
+                client.send,
+                upstream,
+                client,
+                DAEMON,
+                SPLICE_AFTER if TEE is not None else no_splice,
+            ),
         }
         poller = select.poll()
         for fd in sides:
             poller.register(fd, select.POLLIN)
+        poll = poller.poll
         buffer = bytearray(CHUNK)  # both directions': each chunk is forwarded and its copy
         view = memoryview(buffer)  # taken before the next read
         held = bytearray()  # framed copies not yet on the channel
         due = t = 0  # when the held copies must go; the time of the last chunk
         while True:
             if held:  # wait no longer than the held copies may
-                ready = poller.poll(-(-(due - t) // 1_000_000))
+                ready = poll(-(-(due - t) // 1_000_000))
                 if not ready:
-                    fwd.put_items(held)
+                    put_items(held)
                     held.clear()
                     continue
             else:
-                ready = poller.poll()
+                ready = poll()
             for fd, _ in ready:
-                src, dst, tag = sides[fd]
-                error = ""
+                recv_into, send, src, dst, tag, splice_at = sides[fd]
                 try:
-                    n = src.recv_into(buffer)
+                    n = recv_into(buffer)
                 except OSError as e:
-                    n, error = (
-                        0,
-                        f"{'client' if tag == CLIENT else 'daemon'} read: {e.strerror or e}",
-                    )
+                    put_items(held)
+                    self.half_done(src, dst, tag, f"{_side(tag)} read: {e.strerror or e}")
+                    return
                 if not n:
-                    fwd.put_items(held)
-                    self.end(src, dst, tag, error)
-                    self.pump(dst, src, DAEMON if tag == CLIENT else CLIENT)
+                    put_items(held)
+                    self.half_done(src, dst, tag, "")
                     return
                 t = now(mono)
+                data = view[:n]
                 try:
-                    sent = dst.send(view[:n], dontwait)
+                    sent = send(data, dontwait)
                 except BlockingIOError:
                     sent = 0
                 except OSError as e:
                     held += pack(tag, conn, t, n)
-                    held += view[:n]
-                    fwd.put_items(held)
-                    side = "daemon" if tag == CLIENT else "client"
-                    self.end(src, dst, tag, f"{side} write: {e.strerror or e}")
-                    self.pump(dst, src, DAEMON if tag == CLIENT else CLIENT)
+                    held += data
+                    put_items(held)
+                    self.half_done(src, dst, tag, f"{_side(-tag)} write: {e.strerror or e}")
                     return
-                bulk = n >= SPLICE_AFTER and tag == DAEMON and TEE is not None
-                if sent < n or bulk:  # from here on, one thread per direction
-                    fwd.put_items(held)
-                    self.split(src, dst, tag, view[:n], sent, t, bulk)
+                if sent < n or n >= splice_at:  # from here on, one thread per direction
+                    put_items(held)
+                    self.split(src, dst, tag, data, sent, t, n >= splice_at)
                     return
                 if not held:
-                    due = t + HOLD_NS
+                    due = t + hold_ns
                 held += pack(tag, conn, t, n)
-                held += view[:n]
-                if t >= due or len(held) >= HOLD_BYTES:
-                    fwd.put_items(held)
+                held += data
+                if t >= due or len(held) >= hold_bytes:
+                    put_items(held)
                     held.clear()
+
+    def half_done(self, src: socket.socket, dst: socket.socket, tag: int, error: str) -> None:
+        """Leave duplex(): one direction has ended; this thread pumps the other."""
+        self.end(src, dst, tag, error)
+        self.pump(dst, src, DAEMON if tag == CLIENT else CLIENT)
 
     def split(
         self,
