@@ -344,3 +344,53 @@ def test_a_bulk_hijacked_stream_is_spliced_byte_for_byte_and_every_frame_recorde
     assert sizes == {"stdout": 16 * len(payload), "stderr": 16 * len(payload), "stdin": 5}
     closed = next(e for e in events if e.kind == "conn.close")
     assert closed.detail["bytes_out"] == len(received)
+
+
+def test_a_stream_written_in_small_pieces_is_spliced_without_stalling(listen_dir: Path) -> None:
+    """dockerd writes each frame's 8-byte header and its payload separately: spliced, every
+    piece takes a pipe buffer slot, so the recorder's copy pipe fills by its slots before its
+    bytes (a blocking tee then waited for ever). A client that reads late lets many pieces
+    pile up. Every byte still arrives, and every frame is recorded."""
+    path = str(listen_dir.parent / "pieces.sock")
+    srv = socket.socket(socket.AF_UNIX)
+    srv.bind(path)
+    srv.listen(1)
+    payload = bytes(range(256)) * 16  # 4 KiB
+    frames = 4096  # 16 MiB
+    head = bytes([1, 0, 0, 0]) + len(payload).to_bytes(4, "big")
+
+    def serve() -> None:
+        conn, _ = srv.accept()
+        conn.recv(65536)  # the attach request
+        conn.sendall(
+            b"HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.raw-stream"
+            b"\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n"
+        )
+        for _ in range(frames):
+            conn.sendall(head)
+            conn.sendall(payload)
+        conn.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    events: list[Event] = []
+    with Proxy(
+        listen=f"unix://{listen_dir}/d.sock", upstream=f"unix://{path}", sink=events.append
+    ) as p:
+        c = socket.socket(socket.AF_UNIX)
+        c.connect(p.address.removeprefix("unix://"))
+        c.settimeout(30)  # a stall fails the test instead of hanging it
+        c.sendall(
+            b"POST /v1.41/containers/abc/attach?stream=1&stdout=1 HTTP/1.1\r\nHost: d\r\n"
+            b"Connection: Upgrade\r\nUpgrade: tcp\r\n\r\n"
+        )
+        time.sleep(0.5)  # let the pieces pile up
+        received = bytearray()
+        while chunk := c.recv(1 << 20):
+            received += chunk
+        c.close()
+        wait_for(lambda: any(e.kind == "conn.close" for e in events), timeout=20)
+    srv.close()
+    body = bytes(received[received.find(b"\r\n\r\n") + 4 :])
+    assert body == (head + payload) * frames
+    stdout = sum(e.detail["size"] for e in events if e.kind == "stream.frame")
+    assert stdout == frames * len(payload)

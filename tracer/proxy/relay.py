@@ -2,17 +2,24 @@
 
 It runs apart from the process that parses and records (its own interpreter, so its own GIL:
 the recorder's parsing and a Textual front end can never delay a forwarded byte). Each client
-connection gets two blocking threads, one per direction, that read a chunk, write it on at
-once, and only then write a framed, time-stamped copy to the channel socket the parent reads
-(each direction's copies stay in order; the parent copes with the two directions interleaving
-either way). A direction that ends is passed on with shutdown(SHUT_WR); the other stays open
-until it ends too. Nothing times out. If the recorder falls a channel buffer behind, the next
-read waits: memory stays bounded and no copy is dropped.
+connection gets one blocking thread that waits in poll(2) on both sockets, reads a chunk and
+writes it on at once (non-blocking: it always goes at once for an API exchange), and only then
+takes a framed, time-stamped copy; the copies of small chunks are held a few milliseconds and
+written to the channel socket the parent reads together. So a `/_ping` costs the relay what it
+costs socat, poll + recv + send per direction, and no thread hands the GIL to another. As soon
+as a write would wait (a peer not reading) the connection gets a second thread and becomes two
+blocking threads, one per direction, so that one side waiting never stops the other. Each
+direction's copies stay in order; the parent copes with the two directions interleaving. A
+direction that ends is passed on with shutdown(SHUT_WR); the other stays open until it ends
+too. Nothing times out (the hold is on the copies, never on the connection). If the recorder
+falls a channel buffer behind, the next write of copies waits, and so does forwarding: memory
+stays bounded and no copy is dropped.
 
 Bulk daemon->client bytes (a read of SPLICE_AFTER or more: a container's output, a big log)
 switch that direction to splice(2): socket -> pipe -> client socket inside the kernel, the
 recorder's copy a tee(2) of the pipe spliced into the channel, so no byte is copied through
-Python (bench/proxy.md). Small messages keep recv/send: fewer system calls per exchange.
+Python (bench/proxy.md); that direction, too, then gets a thread of its own. Small messages
+keep recv/send: fewer system calls per exchange.
 
 Run by tracer.proxy.server:
     python -m tracer.proxy.relay LISTEN_FD CHANNEL_FD UPSTREAM [TLS_CERT TLS_KEY TLS_CA]
@@ -22,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import errno
 import fcntl
 import gc
 import itertools
@@ -45,6 +53,7 @@ HOLD_NS = 5_000_000
 HOLD_BYTES = 64 * 1024
 SPLICE_AFTER = 16 * 1024  # a read this big means bulk data: that direction goes to splice(2)
 PIPE_SIZE = 1024 * 1024  # per splicing direction (two pipes), kernel memory, not ours
+SPLICE_F_NONBLOCK = getattr(os, "SPLICE_F_NONBLOCK", 2)
 F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
 F_GETPIPE_SZ = getattr(fcntl, "F_GETPIPE_SZ", 1032)
 # A framed item on the channel: kind, connection id, CLOCK_MONOTONIC ns, payload size.
@@ -235,7 +244,8 @@ def _pipes() -> tuple[tuple[int, int], tuple[int, int], int] | None:
 
 
 class Relay:
-    """One client connection: two threads copying bytes, one per direction."""
+    """One client connection: one thread for both directions (duplex) while writes go at
+    once, then two threads copying bytes, one per direction (pump)."""
 
     def __init__(self, fwd: Forwarder, conn: int, client: socket.socket) -> None:
         self.fwd = fwd
@@ -492,32 +502,37 @@ class Relay:
                 if held + n > size:  # no room left in the copy pipe for this chunk's tee
                     put(DAEMON, self.conn, copy_r, held, t_held)
                     held = 0
-                copied = TEE(pipe_r, copy_w, n, 0) if TEE is not None else -1
-                if copied != n:  # never seen (the copy pipe has room): back to recv
-                    if held:
+                while n:  # tee what is in the pipe, then forward that much of it
+                    copied = TEE(pipe_r, copy_w, n, SPLICE_F_NONBLOCK) if TEE else -1
+                    if copied < 0 and held and ctypes.get_errno() == errno.EAGAIN:
+                        # The copy pipe is full: by its slots (a pipe buffer per piece the
+                        # daemon wrote, an 8-byte frame header too), which come before its
+                        # bytes do. A blocking tee would wait here for ever.
                         put(DAEMON, self.conn, copy_r, held, t_held)
                         held = 0
-                    self.unsplice(pipe_r, copy_r, n, max(copied, 0), dst, t)
-                    return None
-                t_held = t if not held else t_held
-                held += n
-                try:
-                    while n:
-                        n -= os.splice(pipe_r, d, n)
-                except OSError as e:
-                    return f"client write: {e.strerror or e}"
+                        continue
+                    if copied <= 0:  # never seen: tee refused; back to recv
+                        if held:
+                            put(DAEMON, self.conn, copy_r, held, t_held)
+                            held = 0
+                        self.unsplice(pipe_r, n, dst, t)
+                        return None
+                    t_held = t if not held else t_held
+                    held += copied
+                    n -= copied
+                    try:
+                        while copied:
+                            copied -= os.splice(pipe_r, d, copied)
+                    except OSError as e:
+                        return f"client write: {e.strerror or e}"
         finally:
             if held:  # every forwarded byte's copy reaches the recorder
                 put(DAEMON, self.conn, copy_r, held, t_held)
             for fd in (pipe_r, pipe_w, copy_r, copy_w):
                 os.close(fd)
 
-    def unsplice(
-        self, pipe_r: int, copy_r: int, n: int, copied: int, dst: socket.socket, t: int
-    ) -> None:
+    def unsplice(self, pipe_r: int, n: int, dst: socket.socket, t: int) -> None:
         """tee failed: take the n bytes out of the pipe and relay them the ordinary way."""
-        while copied:  # a partial tee: drop it
-            copied -= len(os.read(copy_r, copied))
         data = b""
         while len(data) < n:
             data += os.read(pipe_r, n - len(data))
