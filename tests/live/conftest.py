@@ -135,7 +135,10 @@ class Traced:
         return [d for d in found if all(d.get(k) == v for k, v in match.items())]
 
     def settle(self) -> None:
-        """Wait until every accepted connection has been recorded as closed."""
+        """Wait until every accepted connection has been recorded as closed. (First a pause
+        longer than the copies can be in flight, the relay's hold and the recorder's batch:
+        a client that has just exited may have its connection's accept not yet recorded.)"""
+        time.sleep(0.05)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             if len(self.of("conn.accept")) == len(self.of("conn.close")):

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import math
+
 import pytest
 
+from tracer import events
 from tracer.events import Event, EventFormatError, monotonic_ns
 
 
@@ -52,3 +56,19 @@ def test_monotonic_clock_moves_forward() -> None:
     a = monotonic_ns()
     b = monotonic_ns()
     assert b >= a > 0
+
+
+def test_the_fast_encoder_writes_what_json_dumps_writes() -> None:
+    """encode_json reuses json's C encoder (an undocumented name): if that ever changes
+    meaning, this fails rather than the recordings."""
+    assert events.encode_json is not events._ENCODER.encode  # the fast path is in use here
+    detail = {
+        "text": 'ü "quoted" \\ \n\t\x00 ✓ 𝄞',
+        "numbers": [0, -1, 2**70, 1.5, 1e-300, math.inf, -math.inf],
+        "nested": {"a": None, "b": True, "c": False, "d": [], "e": {}},
+        3: "a non-string key",
+    }
+    ev = make_event(detail=detail)
+    assert ev.to_json() == json.dumps(ev.to_dict(), separators=(",", ":"), ensure_ascii=False)
+    with pytest.raises(TypeError):
+        events.encode_json({"x": object()})

@@ -122,6 +122,75 @@ def test_half_close_is_passed_on_and_the_answer_still_arrives(listen_dir: Path) 
     assert reply == b"after EOF I read 1000"
 
 
+def test_an_open_idle_connection_is_recorded_without_more_traffic(
+    upstream: str, listen_dir: Path
+) -> None:
+    """The relay holds the copies of small chunks to send them together: a connection that
+    goes quiet after one exchange still has it recorded, within the hold time."""
+    events: list[Event] = []
+    sock = listen_dir / "docker.sock"
+    with (
+        Proxy(listen=f"unix://{sock}", upstream=f"unix://{upstream}", sink=events.append),
+        httpx.Client(transport=httpx.HTTPTransport(uds=str(sock))) as c,
+    ):
+        assert c.get("http://docker/_ping").status_code == 200
+        wait_for(lambda: any(e.kind == "http.response" for e in events), timeout=2)
+        assert not any(e.kind == "conn.close" for e in events)  # (still open)
+
+
+def test_a_daemon_that_writes_before_it_reads_never_stalls_the_relay(listen_dir: Path) -> None:
+    """Both sides send 4 MiB (far more than a socket buffer) at once; the daemon reads only
+    after it has written everything. One thread relaying both directions would block writing
+    to the daemon while the daemon blocks writing to it: the relay must hand the connection to
+    one thread per direction as soon as a write would wait."""
+    path = str(listen_dir.parent / "rude.sock")
+    srv = socket.socket(socket.AF_UNIX)
+    srv.bind(path)
+    srv.listen(1)
+    size = 4 << 20
+    to_client = bytes(range(251)) * (size // 251)
+    to_daemon = bytes(range(7, 256)) * (size // 249)
+    got_daemon = bytearray()
+
+    def serve() -> None:
+        conn, _ = srv.accept()
+        conn.sendall(to_client)
+        conn.shutdown(socket.SHUT_WR)
+        while chunk := conn.recv(1 << 16):
+            got_daemon.extend(chunk)
+        conn.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    events: list[Event] = []
+    with Proxy(
+        listen=f"unix://{listen_dir}/d.sock", upstream=f"unix://{path}", sink=events.append
+    ) as p:
+        c = socket.socket(socket.AF_UNIX)
+        c.connect(p.address.removeprefix("unix://"))
+        c.settimeout(30)  # a stall fails the test instead of hanging it
+
+        def write() -> None:
+            c.sendall(to_daemon)
+            c.shutdown(socket.SHUT_WR)
+
+        writer = threading.Thread(target=write, daemon=True)
+        writer.start()
+        got_client = bytearray()
+        while chunk := c.recv(1 << 16):
+            got_client.extend(chunk)
+        writer.join(30)
+        c.close()
+        wait_for(lambda: any(e.kind == "conn.close" for e in events), timeout=20)
+    srv.close()
+    assert bytes(got_client) == to_client
+    assert bytes(got_daemon) == to_daemon
+    closed = next(e for e in events if e.kind == "conn.close")
+    assert (closed.detail["bytes_in"], closed.detail["bytes_out"]) == (
+        len(to_daemon),
+        size - size % 251,
+    )
+
+
 def test_unreachable_daemon_closes_without_a_fake_answer(listen_dir: Path) -> None:
     events: list[Event] = []
     missing = f"unix://{listen_dir.parent}/nobody.sock"
@@ -275,3 +344,53 @@ def test_a_bulk_hijacked_stream_is_spliced_byte_for_byte_and_every_frame_recorde
     assert sizes == {"stdout": 16 * len(payload), "stderr": 16 * len(payload), "stdin": 5}
     closed = next(e for e in events if e.kind == "conn.close")
     assert closed.detail["bytes_out"] == len(received)
+
+
+def test_a_stream_written_in_small_pieces_is_spliced_without_stalling(listen_dir: Path) -> None:
+    """dockerd writes each frame's 8-byte header and its payload separately: spliced, every
+    piece takes a pipe buffer slot, so the recorder's copy pipe fills by its slots before its
+    bytes (a blocking tee then waited for ever). A client that reads late lets many pieces
+    pile up. Every byte still arrives, and every frame is recorded."""
+    path = str(listen_dir.parent / "pieces.sock")
+    srv = socket.socket(socket.AF_UNIX)
+    srv.bind(path)
+    srv.listen(1)
+    payload = bytes(range(256)) * 16  # 4 KiB
+    frames = 4096  # 16 MiB
+    head = bytes([1, 0, 0, 0]) + len(payload).to_bytes(4, "big")
+
+    def serve() -> None:
+        conn, _ = srv.accept()
+        conn.recv(65536)  # the attach request
+        conn.sendall(
+            b"HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.raw-stream"
+            b"\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n"
+        )
+        for _ in range(frames):
+            conn.sendall(head)
+            conn.sendall(payload)
+        conn.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    events: list[Event] = []
+    with Proxy(
+        listen=f"unix://{listen_dir}/d.sock", upstream=f"unix://{path}", sink=events.append
+    ) as p:
+        c = socket.socket(socket.AF_UNIX)
+        c.connect(p.address.removeprefix("unix://"))
+        c.settimeout(30)  # a stall fails the test instead of hanging it
+        c.sendall(
+            b"POST /v1.41/containers/abc/attach?stream=1&stdout=1 HTTP/1.1\r\nHost: d\r\n"
+            b"Connection: Upgrade\r\nUpgrade: tcp\r\n\r\n"
+        )
+        time.sleep(0.5)  # let the pieces pile up
+        received = bytearray()
+        while chunk := c.recv(1 << 20):
+            received += chunk
+        c.close()
+        wait_for(lambda: any(e.kind == "conn.close" for e in events), timeout=20)
+    srv.close()
+    body = bytes(received[received.find(b"\r\n\r\n") + 4 :])
+    assert body == (head + payload) * frames
+    stdout = sum(e.detail["size"] for e in events if e.kind == "stream.frame")
+    assert stdout == frames * len(payload)

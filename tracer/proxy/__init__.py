@@ -8,15 +8,17 @@
 Pieces (each module's docstring says more):
 - server.py   the Proxy object: binds safely (listen.py), starts the forwarding process,
               records the copies it streams back (read in batches), calls the sink.
-- relay.py    the forwarding process: blocking threads, one per direction; bytes are written
-              on before their copy is made (bulk output spliced, its copy a tee); half-closes
-              passed on; nothing times out.
+- relay.py    the forwarding process: one blocking thread per connection (poll, then recv and
+              send) while writes go at once, one per direction once one would wait; bytes
+              are written on before their copy is made (small copies sent together, bulk
+              output spliced, its copy a tee); half-closes passed on; nothing times out.
 - core.py     sans-I/O: one connection's bytes in, events out; its first bytes choose what
               follows it: http1.py (HTTP/1.1, h11 parses; memo.py remembers repeated
-              messages' parses), rawpipe.py (an upgraded stream: frames.py decodes its
-              stdout/stderr), h2.py (HTTP/2: gRPC calls, with grpc.py and protobuf.py);
-              exchange.py (a request and its answer), ttybook.py (which containers have a
-              TTY), peer.py; secrets are redacted by tracer/redact.py.
+              messages' parses, facts.py what their heads say), rawpipe.py (an upgraded
+              stream: frames.py decodes its stdout/stderr), h2.py (HTTP/2: gRPC calls,
+              with grpc.py and protobuf.py); exchange.py (a request and its answer),
+              ttybook.py (which containers have a TTY), peer.py; secrets are redacted by
+              tracer/redact.py.
 - tracer/cli/proxy.py  `dockertrace proxy`.
 
 Behaviour a learner can rely on:

@@ -56,6 +56,8 @@ class Body:
 
     def describe(self, content_type: str) -> dict[str, Any]:
         """body_size, body_excerpt (pretty when JSON) and body_json for an event's detail."""
+        if not self.size:
+            return {"body_size": 0, "body_excerpt": "", "body_json": None}
         parsed = self.parsed_json(content_type)
         if parsed is not None:
             excerpt = json.dumps(parsed, indent=2, ensure_ascii=False)
@@ -103,6 +105,7 @@ class Exchange:
     frames_decided: bool = True  # False: decide from the first bytes (TTY not known)
     json_lines: bytearray | None = None  # partial line of a JSON-lines progress stream
     content_type: str = ""
+    described: dict[str, Any] | None = None  # the response body's description, once made
     reported: bool = False
 
     def errors_in_stream(self, data: bytes) -> list[str]:

@@ -7,20 +7,25 @@ per shape); the request side is not told the responses: once a request has been 
 fresh parser takes what the client sent next (until then h11 holds it PAUSED, which is what
 keeps an upgrade's raw bytes from being read as HTTP). A parser is only asked for its next
 event when it has bytes it has not answered NEED_DATA to, and a message byte-identical to one
-parsed before reuses that parse (memo.py). Measured in bench/proxy.md.
+parsed before reuses that parse (memo.py) and what was made of it (facts.py). Measured in
+bench/proxy.md.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Sequence
 from typing import Any
 
 import h11
 
-from tracer import redact
 from tracer.events import Layer
-from tracer.proxy.exchange import FRAME_EXCERPT, Exchange, split_target
+from tracer.proxy.exchange import FRAME_EXCERPT, Exchange
+from tracer.proxy.facts import (
+    RequestFacts,
+    ResponseFacts,
+    request_facts,
+    response_facts,
+)
 from tracer.proxy.frames import FrameDecoder, looks_multiplexed
 from tracer.proxy.memo import MAX_BYTES, REQUESTS, RESPONSES, Parsed
 from tracer.proxy.rawpipe import D2C, emit_frame
@@ -31,23 +36,8 @@ RAW_STREAM_TYPES = (
     "application/vnd.docker.raw-stream",
     "application/vnd.docker.multiplexed-stream",
 )
-# What the h11 twins are told: only the headers that change how the conversation goes on
-# (keep-alive, upgrades). Bodies' framing is left out, since their bytes are not replayed.
-_STATE_HEADERS = (b"host", b"connection", b"upgrade")
-
-
 _END = h11.EndOfMessage()
 _MIRRORS: dict[tuple[bytes, ...], h11.Request] = {}  # (method, *headers) -> request told
-
-
-def _fields(raw: Sequence[tuple[bytes, bytes]]) -> dict[bytes, bytes]:
-    """Header values by lower-case name (repeats joined by ", "), from one pass over h11's
-    `raw_items()`: cheaper than walking `event.headers` once per header looked up."""
-    out: dict[bytes, bytes] = {}
-    for name, value in raw:
-        name = name.lower()
-        out[name] = out[name] + b", " + value if name in out else value
-    return out
 
 
 def _mirror_request(x: Exchange) -> h11.Request:
@@ -89,7 +79,7 @@ class Http1:
         self._req_fresh = self._resp_fresh = True
         self._req_held = False
         self._memo_req: bytes | None = None
-        self._memo_head: h11.Request | None = None
+        self._memo_head: tuple[h11.Request, RequestFacts] | None = None
         self._memo_resp: tuple[tuple[bytes, ...], bytes] | None = None
         self._memo_parts: list[Any] = []  # the Response event, then its Data
 
@@ -105,8 +95,8 @@ class Http1:
             self._req_mark = t
         idle = self._req_fresh and not self._req_held and self._reading is None
         seen = REQUESTS.get(data) if idle else None
-        if seen is not None and isinstance(seen.head, h11.Request):  # parsed before
-            self._request_head(seen.head, t)
+        if seen is not None and isinstance(seen.facts, RequestFacts):  # parsed before
+            self._start_request(seen.facts, t)
             self._request_done(self._unsent[-1], t)
             self._req_held = True  # until the answer, as h11 would be PAUSED
         else:
@@ -174,8 +164,9 @@ class Http1:
                 break
             progressed = True
             if isinstance(ev, h11.Request):
-                self._request_head(ev, t)
-                self._memo_head = ev if self._memo_req is not None else None
+                facts = request_facts(ev)
+                self._start_request(facts, t)
+                self._memo_head = (ev, facts) if self._memo_req is not None else None
             elif isinstance(ev, h11.Data) and self._reading is not None:
                 self._reading.request_body.add(ev.data)
                 self._memo_head = None
@@ -214,36 +205,29 @@ class Http1:
             and self._req.their_state is h11.DONE
             and not self._req.trailing_data[0]
         ):
-            REQUESTS.put(self._memo_req, Parsed(self._memo_head))
+            head, facts = self._memo_head
+            REQUESTS.put(self._memo_req, Parsed(head, facts=facts))
         self._memo_head = self._memo_req = None  # only a chunk's first message is remembered
 
-    def _request_head(self, ev: h11.Request, t: int) -> None:
+    def _start_request(self, f: RequestFacts, t: int) -> None:
+        """A request head has been read (parsed now, or what a parse of the same bytes made)."""
         self._seq += 1
-        target = ev.target.decode("latin-1")
-        path, endpoint, version, query = split_target(target)
-        raw = ev.headers.raw_items()
-        fields = _fields(raw)
-        mirror = [(n, fields[n]) for n in _STATE_HEADERS if n in fields]
-        if b"host" not in fields:
-            mirror.append((b"host", b"recorded"))
-        if ev.http_version == b"1.0" and b"keep-alive" not in fields.get(b"connection", b""):
-            mirror.append((b"connection", b"close"))
         x = Exchange(
             seq=self._seq,
-            method=ev.method.decode("latin-1"),
-            target=target,
-            path=path,
-            endpoint=endpoint,
-            api_version=version,
-            query=query,
-            headers=redact.headers(raw, fields),
+            method=f.method,
+            target=f.target,
+            path=f.path,
+            endpoint=f.endpoint,
+            api_version=f.api_version,
+            query=dict(f.query),
+            headers=dict(f.headers),
             t_request=self._req_mark if self._req_mark is not None else t,
-            upgrade=fields.get(b"upgrade", b"").decode("latin-1").lower(),
+            upgrade=f.upgrade,
         )
-        x.request_content_type = fields.get(b"content-type", b"").decode("latin-1")
-        x.mirror = mirror
-        x.wire_method = ev.method
-        x.mirror_key = (ev.method, *(n + b":" + v for n, v in mirror))
+        x.request_content_type = f.content_type
+        x.mirror = f.mirror
+        x.wire_method = f.wire_method
+        x.mirror_key = f.mirror_key
         self._req_mark = None
         self._reading = x
         self._unsent.append(x)
@@ -301,7 +285,7 @@ class Http1:
                 if self._memo_parts:
                     self._memo_parts.append(ev.data)
             elif isinstance(ev, h11.Response):
-                self._response_head(x, ev, t)
+                self._response_head(x, response_facts(ev), t)
                 self._memo_parts = [ev] if self._memo_resp is not None else []
                 if self._is_raw_stream(x, ev):
                     self._hijack(x, "raw-stream (200)", t)
@@ -323,7 +307,7 @@ class Http1:
                     self._remember_response(x, rest)
                 self._memo_parts, self._memo_resp = [], None  # only a chunk's first message
             elif isinstance(ev, h11.InformationalResponse) and ev.status_code == 101:
-                self._response_head(x, ev, t)
+                self._response_head(x, response_facts(ev), t)
                 self._hijack(x, x.upgrade or "upgrade", t)
         return progressed
 
@@ -342,9 +326,14 @@ class Http1:
     def _response_from_memo(self, x: Exchange, seen: Parsed, t: int) -> None:
         """A response byte-identical to one parsed after the same request: its events from
         that parse; the parser stays idle (as it would be after start_next_cycle)."""
-        assert isinstance(seen.head, h11.Response)
-        self._response_head(x, seen.head, t)
-        x.response_body.add(seen.body)
+        facts = seen.facts
+        assert isinstance(facts, ResponseFacts)
+        self._response_head(x, facts, t)
+        if facts.body is not None:  # described before: only its size is needed
+            x.response_body.size = len(seen.body)
+            x.described = dict(facts.body)
+        else:
+            x.response_body.add(seen.body)
         self._response_done(x, t)
         if self._reading is not x:
             self._renew_request_side()
@@ -354,23 +343,30 @@ class Http1:
         after it: remembered with what the twin was told of its request (memo.py)."""
         parts, key = self._memo_parts, self._memo_resp
         if key is not None and parts and not rest and not x.streaming:
-            RESPONSES.put(key, Parsed(parts[0], b"".join(parts[1:])))
+            head = parts[0]
+            described = x.described if x.described and x.described["body_json"] is None else None
+            assert x.status is not None
+            facts = ResponseFacts(
+                x.status,
+                x.reason,
+                x.response_headers,
+                x.content_type,
+                False,
+                x.sized,
+                None if described is None else dict(described),
+            )
+            RESPONSES.put(key, Parsed(head, b"".join(parts[1:]), facts))
 
-    def _response_head(
-        self, x: Exchange, ev: h11.InformationalResponse | h11.Response, t: int
-    ) -> None:
-        raw = ev.headers.raw_items()
-        fields = _fields(raw)
-        x.status = ev.status_code
-        x.reason = ev.reason.decode("latin-1")
-        x.response_headers = redact.headers(raw, fields)
-        x.content_type = fields.get(b"content-type", b"").decode("latin-1")
+    def _response_head(self, x: Exchange, f: ResponseFacts, t: int) -> None:
+        x.status = f.status
+        x.reason = f.reason
+        x.response_headers = dict(f.headers)
+        x.content_type = f.content_type
         x.t_first = self._resp_mark if self._resp_mark is not None else t
         self._resp_mark = None
         bodyless = x.method == "HEAD" or x.status in (101, 204, 304)
-        chunked = b"chunked" in fields.get(b"transfer-encoding", b"").lower()
-        x.sized = bool(fields.get(b"content-length"))
-        x.streaming = x.status == 101 or (not bodyless and (chunked or not x.sized))
+        x.sized = f.sized
+        x.streaming = x.status == 101 or (not bodyless and (f.chunked or not x.sized))
         if x.streaming and "/logs" in x.endpoint:
             tty = self.book.for_stream(x.endpoint, x.request_json)
             x.frames = FrameDecoder(FRAME_EXCERPT) if tty is not True else None
@@ -391,7 +387,8 @@ class Http1:
             return
         x.reported = True
         x.t_last = t
-        body = x.response_body.describe(x.content_type)
+        body = x.described or x.response_body.describe(x.content_type)
+        x.described = body
         extra: dict[str, Any] = {} if complete else {"complete": False}
         self._emit(
             "http.response",

@@ -11,6 +11,7 @@ remembered, so what is reused is exactly what h11 would say again.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import h11
 
@@ -24,6 +25,7 @@ class Parsed:
 
     head: h11.Request | h11.Response
     body: bytes = b""
+    facts: Any = None  # what the core made of the head (facts.py): reused with the parse
 
 
 class ParseMemo:

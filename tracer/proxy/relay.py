@@ -2,17 +2,24 @@
 
 It runs apart from the process that parses and records (its own interpreter, so its own GIL:
 the recorder's parsing and a Textual front end can never delay a forwarded byte). Each client
-connection gets two blocking threads, one per direction, that read a chunk, write it on at
-once, and only then write a framed, time-stamped copy to the channel socket the parent reads
-(each direction's copies stay in order; the parent copes with the two directions interleaving
-either way). A direction that ends is passed on with shutdown(SHUT_WR); the other stays open
-until it ends too. Nothing times out. If the recorder falls a channel buffer behind, the next
-read waits: memory stays bounded and no copy is dropped.
+connection gets one blocking thread that waits in poll(2) on both sockets, reads a chunk and
+writes it on at once (non-blocking: it always goes at once for an API exchange), and only then
+takes a framed, time-stamped copy; the copies of small chunks are held a few milliseconds and
+written to the channel socket the parent reads together. So a `/_ping` costs the relay what it
+costs socat, poll + recv + send per direction, and no thread hands the GIL to another. As soon
+as a write would wait (a peer not reading) the connection gets a second thread and becomes two
+blocking threads, one per direction, so that one side waiting never stops the other. Each
+direction's copies stay in order; the parent copes with the two directions interleaving. A
+direction that ends is passed on with shutdown(SHUT_WR); the other stays open until it ends
+too. Nothing times out (the hold is on the copies, never on the connection). If the recorder
+falls a channel buffer behind, the next write of copies waits, and so does forwarding: memory
+stays bounded and no copy is dropped.
 
 Bulk daemon->client bytes (a read of SPLICE_AFTER or more: a container's output, a big log)
 switch that direction to splice(2): socket -> pipe -> client socket inside the kernel, the
 recorder's copy a tee(2) of the pipe spliced into the channel, so no byte is copied through
-Python (bench/proxy.md). Small messages keep recv/send: fewer system calls per exchange.
+Python (bench/proxy.md); that direction, too, then gets a thread of its own. Small messages
+keep recv/send: fewer system calls per exchange.
 
 Run by tracer.proxy.server:
     python -m tracer.proxy.relay LISTEN_FD CHANNEL_FD UPSTREAM [TLS_CERT TLS_KEY TLS_CA]
@@ -22,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import errno
 import fcntl
 import gc
 import itertools
@@ -39,8 +47,13 @@ from typing import cast
 
 CHUNK = 256 * 1024
 CHANNEL_BUFFER = 4 * 1024 * 1024  # copies the recorder may fall behind by before relays wait
+# A connection's copies of small chunks (an API exchange) wait this long, or until there are
+# this many bytes of them, to go to the channel together: fewer calls here, fewer reads there.
+HOLD_NS = 5_000_000
+HOLD_BYTES = 64 * 1024
 SPLICE_AFTER = 16 * 1024  # a read this big means bulk data: that direction goes to splice(2)
 PIPE_SIZE = 1024 * 1024  # per splicing direction (two pipes), kernel memory, not ours
+SPLICE_F_NONBLOCK = getattr(os, "SPLICE_F_NONBLOCK", 2)
 F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
 F_GETPIPE_SZ = getattr(fcntl, "F_GETPIPE_SZ", 1032)
 # A framed item on the channel: kind, connection id, CLOCK_MONOTONIC ns, payload size.
@@ -65,6 +78,11 @@ def peer_proc(creds: bytes) -> bytes:
 
 
 OPEN, CLIENT, DAEMON, CLIENT_EOF, DAEMON_EOF, UNREACHABLE, CLOSE = range(1, 8)
+
+
+def _side(tag: int) -> str:
+    """Who reads in direction `tag` ("client" for CLIENT); -tag: who writes."""
+    return "client" if tag in (CLIENT, -DAEMON) else "daemon"
 
 
 def clock() -> int:
@@ -156,6 +174,16 @@ class Forwarder:
         except OSError:
             os._exit(0)  # the parent is gone: so is the point of relaying
 
+    def put_items(self, items: bytearray) -> None:
+        """Write copies already framed (held by a relay to go together) to the parent."""
+        if not items:
+            return
+        try:
+            with self.send_lock:
+                self.channel.sendall(items)
+        except OSError:
+            os._exit(0)
+
     def put_spliced(self, kind: int, conn: int, pipe: int, size: int, t: int) -> None:
         """put() for a copy that is in a pipe (a tee of forwarded bytes): spliced into the
         channel, never through Python."""
@@ -216,7 +244,8 @@ def _pipes() -> tuple[tuple[int, int], tuple[int, int], int] | None:
 
 
 class Relay:
-    """One client connection: two threads copying bytes, one per direction."""
+    """One client connection: one thread for both directions (duplex) while writes go at
+    once, then two threads copying bytes, one per direction (pump)."""
 
     def __init__(self, fwd: Forwarder, conn: int, client: socket.socket) -> None:
         self.fwd = fwd
@@ -252,9 +281,7 @@ class Relay:
         if isinstance(self.client, ssl.SSLSocket):
             self.tls_pump(self.client, self.upstream)
             return
-        args = (self.upstream, self.client, DAEMON)
-        threading.Thread(target=self.pump, args=args, daemon=True).start()
-        self.pump(self.client, self.upstream, CLIENT)
+        self.duplex(self.client, self.upstream)
 
     def tls_pump(self, client: ssl.SSLSocket, upstream: socket.socket) -> None:
         """TLS: one thread for both directions (an SSL object must not be read and written
@@ -295,6 +322,121 @@ class Relay:
                 if tag == DAEMON:
                     open_dirs.clear()
         self.finish(reason)
+
+    def duplex(self, client: socket.socket, upstream: socket.socket) -> None:
+        """Both directions on this one thread, for as long as every write completes at once
+        (an API exchange: a request, its answer, the next request). No second thread means
+        no GIL handed over per exchange, and the copies of small chunks are held (at most
+        HOLD_NS, or HOLD_BYTES of them) and sent to the channel together: per exchange the
+        relay makes socat's calls, poll + recv + send per direction, and no more.
+
+        A write that cannot complete at once (a peer not reading) or a bulk daemon read hands
+        the connection to one blocking thread per direction (pump): one direction waiting
+        must never stop the other. A direction that ends leaves the other to pump as well."""
+        conn, pack, put_items = self.conn, ITEM.pack, self.fwd.put_items
+        now, mono, dontwait = time.clock_gettime_ns, time.CLOCK_MONOTONIC, socket.MSG_DONTWAIT
+        hold_ns, hold_bytes = HOLD_NS, HOLD_BYTES
+        no_splice = CHUNK + 1  # (a read never reaches it)
+        # Per side: what the loop needs, looked up once (this loop runs twice per exchange).
+        sides = {
+            client.fileno(): (client.recv_into, upstream.send, client, upstream, CLIENT, no_splice),
+            upstream.fileno(): (
+                upstream.recv_into,
+                client.send,
+                upstream,
+                client,
+                DAEMON,
+                SPLICE_AFTER if TEE is not None else no_splice,
+            ),
+        }
+        poller = select.poll()
+        for fd in sides:
+            poller.register(fd, select.POLLIN)
+        poll = poller.poll
+        buffer = bytearray(CHUNK)  # both directions': each chunk is forwarded and its copy
+        view = memoryview(buffer)  # taken before the next read
+        held = bytearray()  # framed copies not yet on the channel
+        due = t = 0  # when the held copies must go; the time of the last chunk
+        while True:
+            if held:  # wait no longer than the held copies may
+                ready = poll(-(-(due - t) // 1_000_000))
+                if not ready:
+                    put_items(held)
+                    held.clear()
+                    continue
+            else:
+                ready = poll()
+            for fd, _ in ready:
+                recv_into, send, src, dst, tag, splice_at = sides[fd]
+                try:
+                    n = recv_into(buffer)
+                except OSError as e:
+                    put_items(held)
+                    self.half_done(src, dst, tag, f"{_side(tag)} read: {e.strerror or e}")
+                    return
+                if not n:
+                    put_items(held)
+                    self.half_done(src, dst, tag, "")
+                    return
+                t = now(mono)
+                data = view[:n]
+                try:
+                    sent = send(data, dontwait)
+                except BlockingIOError:
+                    sent = 0
+                except OSError as e:
+                    held += pack(tag, conn, t, n)
+                    held += data
+                    put_items(held)
+                    self.half_done(src, dst, tag, f"{_side(-tag)} write: {e.strerror or e}")
+                    return
+                if sent < n or n >= splice_at:  # from here on, one thread per direction
+                    put_items(held)
+                    self.split(src, dst, tag, data, sent, t, n >= splice_at)
+                    return
+                if not held:
+                    due = t + hold_ns
+                held += pack(tag, conn, t, n)
+                held += data
+                if t >= due or len(held) >= hold_bytes:
+                    put_items(held)
+                    held.clear()
+
+    def half_done(self, src: socket.socket, dst: socket.socket, tag: int, error: str) -> None:
+        """Leave duplex(): one direction has ended; this thread pumps the other."""
+        self.end(src, dst, tag, error)
+        self.pump(dst, src, DAEMON if tag == CLIENT else CLIENT)
+
+    def split(
+        self,
+        src: socket.socket,
+        dst: socket.socket,
+        tag: int,
+        data: memoryview,
+        sent: int,
+        t: int,
+        bulk: bool,
+    ) -> None:
+        """Leave duplex(): the other direction gets a thread of its own, this one finishes
+        forwarding `data` (of which `sent` bytes went) and pumps on."""
+        other = DAEMON if tag == CLIENT else CLIENT
+        threading.Thread(target=self.pump, args=(dst, src, other), daemon=True).start()
+        error = ""
+        try:
+            dst.sendall(data[sent:])
+        except OSError as e:
+            error = f"{'daemon' if tag == CLIENT else 'client'} write: {e.strerror or e}"
+        self.fwd.put(tag, self.conn, data, t)
+        if not error and bulk:
+            spliced = self.splice_rest(src, dst)
+            if spliced is None:
+                self.pump(src, dst, tag)
+                return
+            error = spliced
+        elif not error:
+            self.pump(src, dst, tag)
+            return
+        self.end(src, dst, tag, error)
 
     def pump(self, src: socket.socket, dst: socket.socket, tag: int) -> None:
         put, conn = self.fwd.put, self.conn
@@ -360,32 +502,37 @@ class Relay:
                 if held + n > size:  # no room left in the copy pipe for this chunk's tee
                     put(DAEMON, self.conn, copy_r, held, t_held)
                     held = 0
-                copied = TEE(pipe_r, copy_w, n, 0) if TEE is not None else -1
-                if copied != n:  # never seen (the copy pipe has room): back to recv
-                    if held:
+                while n:  # tee what is in the pipe, then forward that much of it
+                    copied = TEE(pipe_r, copy_w, n, SPLICE_F_NONBLOCK) if TEE else -1
+                    if copied < 0 and held and ctypes.get_errno() == errno.EAGAIN:
+                        # The copy pipe is full: by its slots (a pipe buffer per piece the
+                        # daemon wrote, an 8-byte frame header too), which come before its
+                        # bytes do. A blocking tee would wait here for ever.
                         put(DAEMON, self.conn, copy_r, held, t_held)
                         held = 0
-                    self.unsplice(pipe_r, copy_r, n, max(copied, 0), dst, t)
-                    return None
-                t_held = t if not held else t_held
-                held += n
-                try:
-                    while n:
-                        n -= os.splice(pipe_r, d, n)
-                except OSError as e:
-                    return f"client write: {e.strerror or e}"
+                        continue
+                    if copied <= 0:  # never seen: tee refused; back to recv
+                        if held:
+                            put(DAEMON, self.conn, copy_r, held, t_held)
+                            held = 0
+                        self.unsplice(pipe_r, n, dst, t)
+                        return None
+                    t_held = t if not held else t_held
+                    held += copied
+                    n -= copied
+                    try:
+                        while copied:
+                            copied -= os.splice(pipe_r, d, copied)
+                    except OSError as e:
+                        return f"client write: {e.strerror or e}"
         finally:
             if held:  # every forwarded byte's copy reaches the recorder
                 put(DAEMON, self.conn, copy_r, held, t_held)
             for fd in (pipe_r, pipe_w, copy_r, copy_w):
                 os.close(fd)
 
-    def unsplice(
-        self, pipe_r: int, copy_r: int, n: int, copied: int, dst: socket.socket, t: int
-    ) -> None:
+    def unsplice(self, pipe_r: int, n: int, dst: socket.socket, t: int) -> None:
         """tee failed: take the n bytes out of the pipe and relay them the ordinary way."""
-        while copied:  # a partial tee: drop it
-            copied -= len(os.read(copy_r, copied))
         data = b""
         while len(data) < n:
             data += os.read(pipe_r, n - len(data))

@@ -1,8 +1,9 @@
 """The proxy as other code uses it: bind safely, forward in a child process, record here.
 
 Forwarding and recording are kept apart. A child process (tracer/proxy/relay.py) accepts the
-connections and relays the bytes with blocking threads, one per direction, and streams a copy
-of every chunk, time-stamped, over a socket pair. Here a recorder thread (at a lower CPU
+connections and relays the bytes with blocking threads (one per connection, polling both
+sides, while every write goes at once; then one per direction), and streams a copy of every
+chunk, time-stamped, over a socket pair. Here a recorder thread (at a lower CPU
 priority) feeds the copies to one `ConnectionCore` per connection and hands the events to the
 sink. So parsing, the sink, and whatever else this process runs (a Textual app) never delay
 a forwarded byte; measured in bench/proxy.md.
