@@ -240,6 +240,8 @@ def traced_round(url: str, port: int, viewers: int, run: int, server: psutil.Pro
     for ready in readies:
         assert ready.wait(60), "the viewers did not all connect"
     time.sleep(0.3)
+    clients = [psutil.Process(p.pid) for p in procs]
+    clients_cpu0 = _cpu(clients)
     peak = Peak(server)
     peak.start()
     cpu0, t0 = server.cpu_times(), time.perf_counter()
@@ -251,6 +253,7 @@ def traced_round(url: str, port: int, viewers: int, run: int, server: psutil.Pro
         state = c.get(url + "api/state").json()
     wall = time.perf_counter() - t0
     cpu1 = server.cpu_times()
+    clients_cpu = _cpu(clients) - clients_cpu0
     peak.done.set()
     got = [v for _ in procs for v in results.get(timeout=120)]
     for p in procs:
@@ -264,6 +267,7 @@ def traced_round(url: str, port: int, viewers: int, run: int, server: psutil.Pro
         "lat": [x for v in got for x in v["lat"]],
         "read": [x for v in got for x in v["read"]],
         "cpu": (cpu1.user - cpu0.user + cpu1.system - cpu0.system) / wall,
+        "clients_cpu": clients_cpu / wall,
         "rss_mb": max(peak.peak, server.memory_info().rss) / 2**20,
         "cli_ms": cli_time(events),
         "dropped": state["dropped"],
@@ -272,6 +276,10 @@ def traced_round(url: str, port: int, viewers: int, run: int, server: psutil.Pro
         "fanout": state.get("fanout"),
         "sent_p99": state.get("sent_p99_ms"),
     }
+
+
+def _cpu(procs: list[psutil.Process]) -> float:
+    return sum(c.user + c.system for c in (p.cpu_times() for p in procs))
 
 
 def _events_of_run(url: str, run: int) -> list[dict[str, Any]]:
@@ -388,6 +396,10 @@ def report(rows: dict[str, list[Any]], viewers: int, direct: float) -> None:
         f"{full_cli / direct:.2f}× direct, {full_cli / zero_cli:.2f}× no viewers"
         f"   (rounds: {_ms(full)})"
     )
+    paired = statistics.median(f["cli_ms"] / z["cli_ms"] for z, f in zip(zero, full, strict=True))
+    print(
+        f"  the same, each round's with viewers over its without (adjacent), median: {paired:.2f}×"
+    )
     print(_lat("kernel event to the viewer's socket", [x for r in full for x in r["lat"]]))
     print(_lat("kernel event to the viewer's read  ", [x for r in full for x in r["read"]]))
     arrival = [r["arrival_p99"] or 0 for r in full]
@@ -399,7 +411,9 @@ def report(rows: dict[str, list[Any]], viewers: int, direct: float) -> None:
     )
     print(
         f"server CPU over the run: {max(r['cpu'] for r in full):.2f} cores (worst round; "
-        f"no viewers: {max(r['cpu'] for r in zero):.2f}); peak RSS "
+        f"no viewers: {max(r['cpu'] for r in zero):.2f}); the viewers' clients (all 4, "
+        f"SCHED_IDLE): {statistics.median(r['clients_cpu'] for r in full):.2f} cores (median); "
+        "peak RSS "
         f"{max(r['rss_mb'] for r in full):.0f} MB"
     )
     if all(r["fanout"] for r in full):
