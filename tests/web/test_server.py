@@ -132,6 +132,12 @@ async def test_an_http_10_viewer_gets_the_stream_unchunked_to_the_end() -> None:
     assert body.count(b"event: event\n") == 5 and b"\r\n" not in body
 
 
+async def test_the_stream_is_get_only() -> None:
+    async with served(Hub("replay")) as room, httpx.AsyncClient() as client:
+        assert (await client.head(room.url + "api/events")).status_code == 405
+        assert (await client.post(room.url + "api/events")).status_code == 405
+
+
 async def test_without_the_token_401_logged_and_nothing_runs(
     caplog: pytest.LogCaptureFixture,
 ) -> None:

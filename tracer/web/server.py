@@ -81,6 +81,11 @@ class EventStream:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         room: Classroom = scope["app"].state.room
         transport = scope.get("extensions", {}).get(TRANSPORT)
+        if scope["method"] != "GET":  # HEAD too: the fan-out writes a body, whatever was asked
+            await _secure(Response("GET only\n", 405, media_type="text/plain"))(
+                scope, receive, send
+            )
+            return
         if transport is None or room.hub.fanout.full():
             why = "too many viewers\n" if transport else "this server cannot stream\n"
             await _secure(Response(why, 503, media_type="text/plain"))(scope, receive, send)
