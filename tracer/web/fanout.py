@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 
 from tracer.events import monotonic_ns
@@ -92,9 +93,9 @@ class Fanout:
         self._cpu_clock = cpu_clock
         self._pending: list[bytes] = []
         self._pending_ns: list[int] = []  # the kernel's time stamps of the events waiting
-        # kernel event to written to every viewer, in ms: for the server's own account of
-        # its delay (/api/state), apart from what the viewers' clients add
-        self.sent_ms: list[float] = []
+        # kernel event to written to every viewer, in ms (the last ones): for the server's own
+        # account of its delay (/api/state), apart from what the viewers' clients add
+        self.sent_ms: deque[float] = deque(maxlen=50_000)
         self._due: asyncio.TimerHandle | None = None
         self._next_at = 0.0  # no flush before this (clock time)
         self._last_sent = clock()
@@ -147,7 +148,7 @@ class Fanout:
         self._send(raw)
         cpu = self._cpu_clock() - cpu
         now = monotonic_ns()
-        self.sent_ms += [(now - t) / 1e6 for t in self._pending_ns]
+        self.sent_ms.extend((now - t) / 1e6 for t in self._pending_ns)
         self._pending_ns.clear()
         self._next_at = self._clock() + SPREAD * cpu
         stats = self.stats

@@ -7,7 +7,7 @@ import hmac
 import json
 import logging
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -140,7 +140,7 @@ async def state(request: Request) -> Response:
     )
 
 
-def _p99(values: list[float]) -> float | None:
+def _p99(values: Iterable[float]) -> float | None:
     ordered = sorted(values)
     return round(ordered[int(0.99 * (len(ordered) - 1))], 1) if ordered else None
 
