@@ -85,7 +85,7 @@ async def test_a_joiner_has_what_waited_in_its_first_write_and_not_again() -> No
 
 async def test_the_next_flush_waits_spread_times_the_cpu_the_last_one_took() -> None:
     ticks = iter(range(0, 1000, 10))  # each look at the CPU clock: 10 ms more (a dear flush)
-    out = Fanout(clock=lambda: 100.0, cpu_clock=lambda: next(ticks) / 1000, gather_s=0.0)
+    out = Fanout(clock=lambda: 100.0, cpu_clock=lambda: next(ticks) / 1000, gather_s=0.0, gap_s=0.0)
     out.add(Connection(), True, b"")  # type: ignore[arg-type]
     out.publish(b"1")
     out.flush()
@@ -94,6 +94,17 @@ async def test_the_next_flush_waits_spread_times_the_cpu_the_last_one_took() -> 
     assert out._due is not None
     wait = out._due.when() - asyncio.get_running_loop().time()
     assert abs(wait - fanout.SPREAD * 0.010) < 0.005
+    out.close()
+
+
+async def test_flushes_are_a_gap_apart_at_least() -> None:
+    out = Fanout(clock=lambda: 100.0, cpu_clock=lambda: 0.0, gather_s=0.0, gap_s=0.1)
+    out.add(Connection(), True, b"")  # type: ignore[arg-type]
+    out.publish(b"1")
+    out.flush()
+    out.publish(b"2")
+    assert out._due is not None
+    assert abs(out._due.when() - asyncio.get_running_loop().time() - 0.1) < 0.01
     out.close()
 
 

@@ -13,6 +13,11 @@ from tracer.events import monotonic_ns
 log = logging.getLogger("dockertrace.web")
 
 GATHER_S = 0.02  # the first news after a quiet spell waits this long for the rest of its burst
+# and a flush follows the last one no sooner than this: each is a write to, and a wake-up of,
+# every viewer. Measured with 200 viewers, in one run of 9 rounds: 0.1 s halved the flushes (21
+# to 9 a run) and the clients' CPU, the run with viewers 1.03x its time with none (1.12x with
+# no gap), p99 at the viewers' sockets 111 ms (165 ms).
+GAP_S = 0.1
 # After a flush, the next waits SPREAD times the CPU that one took: the fan-out takes at most
 # a fifth of a core, however many viewers (more viewers: fewer, larger writes). CPU, not wall
 # time: a flush preempted by the run (the server is nicer than the run) is not a dear one.
@@ -77,6 +82,7 @@ class Fanout:
         viewer_bytes: int = VIEWER_BYTES,
         max_viewers: int = 1000,
         gather_s: float = GATHER_S,
+        gap_s: float = GAP_S,
         clock: Callable[[], float] = time.perf_counter,
         cpu_clock: Callable[[], float] = time.thread_time,
     ) -> None:
@@ -89,6 +95,7 @@ class Fanout:
         self._viewer_bytes = viewer_bytes
         self._max_viewers = max_viewers
         self._gather_s = gather_s
+        self._gap_s = gap_s
         self._clock = clock
         self._cpu_clock = cpu_clock
         self._pending: list[bytes] = []
@@ -150,7 +157,7 @@ class Fanout:
         now = monotonic_ns()
         self.sent_ms.extend((now - t) / 1e6 for t in self._pending_ns)
         self._pending_ns.clear()
-        self._next_at = self._clock() + SPREAD * cpu
+        self._next_at = max(began + self._gap_s, self._clock() + SPREAD * cpu)
         stats = self.stats
         stats["flushes"] += 1
         stats["wall_s"] += self._clock() - began
