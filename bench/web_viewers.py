@@ -1,29 +1,42 @@
 """Live: the classroom page with N viewers: kernel event to viewer p50/p99, server CPU and memory,
-and the traced `docker run` against a direct one, all measured in this run.
+and the traced `docker run` with viewers against the same with none, all measured in this run.
 
-Run as root, under the lock: flock /tmp/dockertrace-live.lock .venv/bin/python
-bench/web_viewers.py [--viewers 200] [--rounds 3]   (targets at 200 viewers: p99 ≤ 250 ms,
-server CPU ≤ 1 core, RSS ≤ 150 MB, traced run ≤ 1.10× direct)
+Run as root, under the locks: flock -x /tmp/dockertrace-quiet.lock flock /tmp/dockertrace-live.lock
+.venv/bin/python bench/web_viewers.py [--viewers 200] [--rounds 3] [--against OTHER_CHECKOUT]
+(targets at 200 viewers: p99 ≤ 250 ms, server CPU ≤ 1 core, RSS ≤ 150 MB, traced run with
+viewers ≤ 1.10× the same without). --against measures another checkout (its own .venv) in the
+same rounds, interleaved: a baseline.
 
 A real `dockertrace serve` (live, its session in tracer.sources.live_child as always) on
-loopback; the viewers are SSE clients in 4 processes of their own (asyncio streams, 50-250 each),
-so the server's CPU is its own. Latency: the client's CLOCK_MONOTONIC when an event's line
-arrived minus the event's time_ns (the kernel's bpf_ktime_get_ns, the same clock), for the
-kernel's events (source bpf or tracefs). Server CPU: its process's user+system time over the
-run's wall time (from POST /api/run to the run's end); RSS: its peak, sampled every 20 ms.
-Run time: the docker CLI's exec to its exit (kernel events) for the traced run, against
-`docker run` timed from outside with no tracing, then with the tracing but no viewers.
+loopback; the viewers are SSE clients on plain sockets in 4 processes of their own, at
+SCHED_IDLE (laptops elsewhere in a room take no CPU from the run; here they share its 2 cores).
+While the run goes on a client only reads and keeps each read's bytes with two times; it
+parses them after the run, so that its own work does not delay its next read. Each kernel
+event (source bpf or tracefs; its time_ns is bpf_ktime_get_ns, CLOCK_MONOTONIC) then has:
+- to the viewer's socket: the kernel's receive time stamp of the read (SO_TIMESTAMPNS). A read
+  that took several of the server's writes has the last one's stamp: an upper bound when the
+  client reads late;
+- to the viewer's read: when the client process read it (the above plus the client's own
+  waits for a CPU: an upper bound of what a laptop across the room, with its own CPU, sees).
+The server gives its own account too (/api/state): kernel event to the server (the tracing's
+delay) and to written to the last viewer's connection, and its fan-out's flushes and their
+CPU. Server CPU: its process's user+system time over the round's wall time (POST /api/run
+to the run's end); RSS: its peak, sampled every 20 ms. Run time: the docker CLI's exec to its
+exit (kernel events), with the viewers and, by a server of its own, without any; and
+`docker run` timed from outside with no tracing.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import multiprocessing
 import os
+import re
+import selectors
 import socket
 import statistics
+import struct
 import subprocess
 import sys
 import threading
@@ -45,66 +58,135 @@ def pct(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(q * len(values)))] if values else float("nan")
 
 
-async def _viewer(port: int, joined: Any, out: list[dict[str, Any]], run: int) -> None:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    writer.write(b"GET /api/events HTTP/1.1\r\nHost: bench\r\n\r\n")
-    await writer.drain()
-    ids: list[int] = []
-    lat: list[float] = []
-    kind = ident = ""
-    partial = b""
-    said_joined = False
-    try:
-        while data := await reader.read(1 << 20):  # split here: readline's buffer work is n²
-            now = time.clock_gettime_ns(time.CLOCK_MONOTONIC)
-            *lines, partial = (partial + data).split(b"\n")
-            for line in lines:
-                if line.startswith(b"event: "):
-                    kind = line[7:].decode()
-                elif line.startswith(b"id: "):
-                    ident = line[4:].decode()
-                elif not line.startswith(b"data: "):
-                    continue
-                elif kind == "hello" and not said_joined:
-                    said_joined = True
-                    joined()
-                elif kind == "event" and ident.startswith(f"{run}:"):
+# The event's kernel time and source, read without decoding the whole line (the line's
+# first two fields, as Event.to_json writes them): the clients' own CPU is kept small.
+HEAD = re.compile(rb'^data: \{"time_ns":(\d+),"source":"(\w+)"')
+SO_TIMESTAMPNS = 35  # <asm-generic/socket.h>: the kernel's receive time of what recvmsg reads
+KERNEL = (b"bpf", b"tracefs")
+
+
+class Viewer:
+    """One SSE client on a plain socket. For each kernel event it keeps two delays: to the
+    kernel's receive time stamp of the bytes at this socket (SO_TIMESTAMPNS: what a laptop
+    across the room would get, without its network and its own CPU), and to when this process
+    read them (that plus the client's own waits: on this machine the clients share the 2 cores
+    with the run, at SCHED_IDLE)."""
+
+    def __init__(self, port: int, run: int) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port))
+        self.sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+        self.sock.sendall(b"GET /api/events HTTP/1.1\r\nHost: bench\r\n\r\n")
+        self.sock.setblocking(False)
+        self.run = run
+        self.ids: list[int] = []
+        self.at_socket: list[float] = []
+        self.at_read: list[float] = []
+        self.kind = self.ident = b""
+        self.partial = b""
+        self.reads: list[tuple[bytes, int, int]] = []  # what came, its receive and read times
+        self.joined = self.ended = False
+        self._prefix = f"{run}:".encode()
+
+    def readable(self, real_to_mono: int) -> None:
+        """Take what came, with its times; nothing more while the run goes on (the parsing
+        waits for its end: the client's own CPU would delay the next read)."""
+        try:
+            data, anc, _, _ = self.sock.recvmsg(1 << 20, 64)
+        except BlockingIOError:
+            return
+        now = time.clock_gettime_ns(time.CLOCK_MONOTONIC)
+        if not data:
+            self.ended = True
+            return
+        stamp = now
+        for level, kind, raw in anc:
+            if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
+                sec, ns = struct.unpack("qq", raw[:16])
+                stamp = sec * 1_000_000_000 + ns - real_to_mono
+        self.reads.append((data, stamp, now))
+        if not self.joined or b"event: run" in data:
+            self.parse()
+
+    def parse(self) -> None:
+        for data, stamp, now in self.reads:
+            self._parse(data, stamp, now)
+        self.reads.clear()
+
+    def _parse(self, data: bytes, stamp: int, now: int) -> None:
+        *lines, self.partial = (self.partial + data).split(b"\n")
+        for line in lines:
+            if line.startswith(b"event: "):
+                self.kind = line[7:]
+            elif line.startswith(b"id: "):
+                self.ident = line[4:]
+            elif not line.startswith(b"data: "):
+                continue
+            elif self.kind == b"event" and self.ident.startswith(self._prefix):
+                self.ids.append(int(self.ident.split(b":")[1]))
+                m = HEAD.match(line)
+                if m is None:
                     ev = json.loads(line[6:])
-                    ids.append(int(ident.split(":")[1]))
-                    if ev["source"] in ("bpf", "tracefs"):
-                        lat.append((now - ev["time_ns"]) / 1e6)
-                elif kind == "run":
-                    body = json.loads(line[6:])
-                    if body["run"] == run and body["state"] in ("finished", "failed"):
-                        out.append({"ids": ids, "lat": lat})
-                        return
-    finally:
-        writer.close()
-    out.append({"ids": ids, "lat": lat})
+                    t, source = int(ev["time_ns"]), ev["source"].encode()
+                else:
+                    t, source = int(m[1]), m[2]
+                if source in KERNEL:
+                    self.at_socket.append((stamp - t) / 1e6)
+                    self.at_read.append((now - t) / 1e6)
+            elif self.kind == b"hello":
+                self.joined = True
+            elif self.kind == b"run":
+                body = json.loads(line[6:])
+                if body["run"] == self.run and body["state"] in ("finished", "failed"):
+                    self.ended = True
+
+    def result(self) -> dict[str, Any]:
+        self.parse()
+        self.sock.close()
+        return {"ids": self.ids, "lat": self.at_socket, "read": self.at_read}
+
+
+def real_to_mono() -> int:
+    """CLOCK_REALTIME minus CLOCK_MONOTONIC (the receive stamps are the former)."""
+    best = None
+    for _ in range(20):
+        m0 = time.clock_gettime_ns(time.CLOCK_MONOTONIC)
+        r = time.clock_gettime_ns(time.CLOCK_REALTIME)
+        m1 = time.clock_gettime_ns(time.CLOCK_MONOTONIC)
+        if best is None or m1 - m0 < best[0]:
+            best = (m1 - m0, r - (m0 + m1) // 2)
+    assert best is not None
+    return best[1]
 
 
 def client_process(port: int, count: int, run: int, ready: Any, results: Any) -> None:
     """`count` viewers in this process; says when all are connected, then sends what each got.
     They stand in for laptops elsewhere in the room: SCHED_IDLE, so that their own reading
-    takes no CPU from the run (on this 2-core machine); their latency is then an upper bound
-    (it includes their waits for a CPU)."""
+    takes no CPU from the run (on this 2-core machine); their read delay is then an upper
+    bound, and the delay at their sockets is the server's."""
     os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
-
-    async def main() -> list[dict[str, Any]]:
-        out: list[dict[str, Any]] = []
-        n = 0
-
-        def joined() -> None:
-            nonlocal n
-            n += 1
-            if n == count:
-                ready.set()
-
-        async with asyncio.timeout(180):
-            await asyncio.gather(*(_viewer(port, joined, out, run) for _ in range(count)))
-        return out
-
-    results.put(asyncio.run(main()))
+    offset = real_to_mono()
+    viewers = [Viewer(port, run) for _ in range(count)]
+    sel = selectors.DefaultSelector()
+    for v in viewers:
+        sel.register(v.sock, selectors.EVENT_READ, v)
+    said_ready = False
+    deadline = time.monotonic() + 180
+    while any(not v.ended for v in viewers) and time.monotonic() < deadline:
+        ready_ones = sel.select(1.0)
+        for key, _ in ready_ones:
+            v = key.data
+            v.readable(offset)
+            if v.ended:
+                sel.unregister(v.sock)
+        if not ready_ones:  # a quiet second: the run's end may be in what came
+            for v in viewers:
+                v.parse()
+                if v.ended and v.sock.fileno() in sel.get_map():
+                    sel.unregister(v.sock)
+        if not said_ready and all(v.joined for v in viewers):
+            said_ready = True
+            ready.set()
+    results.put([v.result() for v in viewers])
 
 
 def free_port() -> int:
@@ -158,6 +240,8 @@ def traced_round(url: str, port: int, viewers: int, run: int, server: psutil.Pro
     for ready in readies:
         assert ready.wait(60), "the viewers did not all connect"
     time.sleep(0.3)
+    clients = [psutil.Process(p.pid) for p in procs]
+    clients_cpu0 = _cpu(clients)
     peak = Peak(server)
     peak.start()
     cpu0, t0 = server.cpu_times(), time.perf_counter()
@@ -169,6 +253,7 @@ def traced_round(url: str, port: int, viewers: int, run: int, server: psutil.Pro
         state = c.get(url + "api/state").json()
     wall = time.perf_counter() - t0
     cpu1 = server.cpu_times()
+    clients_cpu = _cpu(clients) - clients_cpu0
     peak.done.set()
     got = [v for _ in procs for v in results.get(timeout=120)]
     for p in procs:
@@ -180,13 +265,21 @@ def traced_round(url: str, port: int, viewers: int, run: int, server: psutil.Pro
         "complete": sum(v["ids"] == list(range(n)) for v in got),
         "viewers": len(got),
         "lat": [x for v in got for x in v["lat"]],
+        "read": [x for v in got for x in v["read"]],
         "cpu": (cpu1.user - cpu0.user + cpu1.system - cpu0.system) / wall,
+        "clients_cpu": clients_cpu / wall,
         "rss_mb": max(peak.peak, server.memory_info().rss) / 2**20,
         "cli_ms": cli_time(events),
         "dropped": state["dropped"],
         "state": state["run"]["state"],
         "arrival_p99": state["arrival_p99_ms"],
+        "fanout": state.get("fanout"),
+        "sent_p99": state.get("sent_p99_ms"),
     }
+
+
+def _cpu(procs: list[psutil.Process]) -> float:
+    return sum(c.user + c.system for c in (p.cpu_times() for p in procs))
 
 
 def _events_of_run(url: str, run: int) -> list[dict[str, Any]]:
@@ -208,14 +301,16 @@ def _events_of_run(url: str, run: int) -> list[dict[str, Any]]:
 
 
 class Server:
-    """A `dockertrace serve` of its own for a round: its viewers join an empty session, then
-    the instructor's run starts (as in a class)."""
+    """A `dockertrace serve` of its own for a round, from a checkout (this one, or the
+    baseline's, each with its own .venv): its viewers join an empty session, then the
+    instructor's run starts (as in a class)."""
 
-    def __init__(self) -> None:
+    def __init__(self, tree: Path) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
-        cmd = [sys.executable, "-m", "tracer", "serve", "--listen", f"127.0.0.1:{self.port}"]
-        self.proc = subprocess.Popen([*cmd, "--token", TOKEN], cwd=ROOT, stdout=subprocess.DEVNULL)
+        python = tree / ".venv/bin/python" if tree != ROOT else Path(sys.executable)
+        cmd = [str(python), "-m", "tracer", "serve", "--listen", f"127.0.0.1:{self.port}"]
+        self.proc = subprocess.Popen([*cmd, "--token", TOKEN], cwd=tree, stdout=subprocess.DEVNULL)
         for _ in range(100):
             try:
                 httpx.get(self.url + "api/state", timeout=1)
@@ -236,6 +331,12 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--viewers", type=int, default=200)
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument(
+        "--against",
+        metavar="DIR",
+        type=Path,
+        help="another checkout (with its .venv) measured in the same rounds, interleaved",
+    )
     args = ap.parse_args()
     if os.geteuid() != 0:
         print("needs root (the live session)", file=sys.stderr)
@@ -244,46 +345,91 @@ def main() -> int:
 
     image = demo_image()
     direct_run(image)  # warm: the image's layers in the page cache
-    rows: dict[str, list[Any]] = {"direct": [], "traced, 0 viewers": [], "with viewers": []}
+    trees = {"this": ROOT} | ({"against": args.against.resolve()} if args.against else {})
+    direct: list[float] = []
+    rows: dict[str, dict[str, list[Any]]] = {name: {"zero": [], "full": []} for name in trees}
     for _ in range(args.rounds):
-        rows["direct"].append(direct_run(image))
-        rows["traced, 0 viewers"].append(Server().round(0))
-        rows["with viewers"].append(Server().round(args.viewers))
-    report(rows, args.viewers)
+        direct.append(direct_run(image))
+        for name, tree in trees.items():
+            rows[name]["zero"].append(Server(tree).round(0))
+            rows[name]["full"].append(Server(tree).round(args.viewers))
+    print(
+        f"{args.rounds} rounds, {args.viewers} viewers; docker run direct (no tracing): "
+        f"{statistics.median(direct):.1f} ms (median)"
+    )
+    for name, tree in trees.items():
+        print(f"\n== {name}: {tree} ({_commit(tree)})")
+        report(rows[name], args.viewers, statistics.median(direct))
+    print(f"\nload average at the end: {os.getloadavg()} (2 cores)")
     return 0
 
 
-def report(rows: dict[str, list[Any]], viewers: int) -> None:
-    direct = statistics.median(rows["direct"])
-    zero = rows["traced, 0 viewers"]
-    full = rows["with viewers"]
-    lat = [x for r in full for x in r["lat"]]
+def _commit(tree: Path) -> str:
+    out = subprocess.run(
+        ["git", "-C", str(tree), "describe", "--always", "--dirty"], capture_output=True, text=True
+    )
+    return out.stdout.strip()
+
+
+def _lat(name: str, values: list[float]) -> str:
+    return (
+        f"{name}: p50 {pct(values, 0.5):.1f} ms, p99 {pct(values, 0.99):.1f} ms, "
+        f"max {max(values, default=float('nan')):.1f} ms ({len(values)} samples)"
+    )
+
+
+def _ms(rows: list[dict[str, Any]]) -> str:
+    return ", ".join(f"{r['cli_ms']:.0f}" for r in rows)
+
+
+def report(rows: dict[str, list[Any]], viewers: int, direct: float) -> None:
+    zero, full = rows["zero"], rows["full"]
     zero_cli = statistics.median(r["cli_ms"] for r in zero)
     full_cli = statistics.median(r["cli_ms"] for r in full)
-    print(f"{len(full)} rounds, {viewers} viewers, {full[0]['events']} events a run")
-    print(f"docker run direct (no tracing):         {direct:7.1f} ms (median)")
-    print(f"traced, no viewers (CLI exec to exit):  {zero_cli:7.1f} ms  {zero_cli / direct:.2f}×")
+    print(f"{full[0]['events']} events a run")
+    print(
+        f"traced, no viewers (CLI exec to exit):  {zero_cli:7.1f} ms  "
+        f"{zero_cli / direct:.2f}× direct   (rounds: {_ms(zero)})"
+    )
     print(
         f"traced, {viewers} viewers:                 {full_cli:7.1f} ms  "
         f"{full_cli / direct:.2f}× direct, {full_cli / zero_cli:.2f}× no viewers"
+        f"   (rounds: {_ms(full)})"
     )
+    paired = statistics.median(f["cli_ms"] / z["cli_ms"] for z, f in zip(zero, full, strict=True))
     print(
-        f"kernel event to viewer: p50 {pct(lat, 0.5):.1f} ms, p99 {pct(lat, 0.99):.1f} ms, "
-        f"max {max(lat):.1f} ms ({len(lat)} samples)"
+        f"  the same, each round's with viewers over its without (adjacent), median: {paired:.2f}×"
     )
-    arrival = max(r["arrival_p99"] or 0 for r in full)
-    print(f"baseline, kernel event to the server (worst round's p99): {arrival:.1f} ms")
+    print(_lat("kernel event to the viewer's socket", [x for r in full for x in r["lat"]]))
+    print(_lat("kernel event to the viewer's read  ", [x for r in full for x in r["read"]]))
+    arrival = [r["arrival_p99"] or 0 for r in full]
+    alone = [r["arrival_p99"] or 0 for r in zero]
+    print(f"kernel event to the server, p99 per round: {arrival} ms (no viewers: {alone})")
+    print(
+        f"kernel event to written to the last viewer, the server's p99 per round: "
+        f"{[r['sent_p99'] for r in full]} ms"
+    )
     print(
         f"server CPU over the run: {max(r['cpu'] for r in full):.2f} cores (worst round; "
-        f"no viewers: {max(r['cpu'] for r in zero):.2f}); peak RSS "
+        f"no viewers: {max(r['cpu'] for r in zero):.2f}); the viewers' clients (all 4, "
+        f"SCHED_IDLE): {statistics.median(r['clients_cpu'] for r in full):.2f} cores (median); "
+        "peak RSS "
         f"{max(r['rss_mb'] for r in full):.0f} MB"
     )
+    if all(r["fanout"] for r in full):
+        flushes = [r["fanout"]["flushes"] for r in full]
+        cpu = sum(r["fanout"]["cpu_s"] for r in full) / sum(flushes)
+        wall = sum(r["fanout"]["wall_s"] for r in full) / sum(flushes)
+        print(
+            f"the server's fan-out: {flushes} flushes a run, each {cpu * 1e3:.1f} ms CPU, "
+            f"{wall * 1e3:.1f} ms wall ({cpu / viewers * 1e6:.0f} µs CPU a viewer); writes "
+            f"that found the viewer's client behind: {[r['fanout']['behind'] for r in full]}"
+        )
     complete = sum(r["complete"] for r in full)
     total = sum(r["viewers"] for r in full)
     dropped = max(r["dropped"] for r in full)
     print(f"viewers with every event in order: {complete}/{total}; dropped so far: {dropped}")
     print("runs:", ", ".join(r["state"] for r in zero + full))
-    print(f"load average at the end: {os.getloadavg()[0]:.1f} (2 cores)")
 
 
 if __name__ == "__main__":

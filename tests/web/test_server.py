@@ -110,6 +110,34 @@ async def test_a_late_joiner_gets_everything_so_far_then_what_comes() -> None:
     assert ids == [f"1:{n}" for n in range(len(ids))]
 
 
+async def test_an_http_10_viewer_gets_the_stream_unchunked_to_the_end() -> None:
+    """The fan-out writes to the connection itself: its bytes follow the response's framing
+    (chunks for HTTP/1.1, as httpx read above; the bytes as they are for HTTP/1.0)."""
+    hub = Hub("live", view_every_s=0.05)
+    async with served(hub) as room:
+        reader, writer = await asyncio.open_connection("127.0.0.1", room.port)
+        writer.write(b"GET /api/events HTTP/1.0\r\nHost: x\r\n\r\n")
+        await writer.drain()
+        head = await reader.readuntil(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200") and b"transfer-encoding" not in head.lower()
+        assert b"text/event-stream" in head
+        hub.start_run(["docker", "run"], "live", "Tracing live")
+        hub.add_events(RECORDING.events[:5])
+        await hub.end_run("finished", "done")
+        body = b""
+        while b'"state":"finished"' not in body:
+            body += await asyncio.wait_for(reader.read(1 << 16), 10)
+        writer.close()
+    assert body.startswith(b"event: hello\ndata: ")
+    assert body.count(b"event: event\n") == 5 and b"\r\n" not in body
+
+
+async def test_the_stream_is_get_only() -> None:
+    async with served(Hub("replay")) as room, httpx.AsyncClient() as client:
+        assert (await client.head(room.url + "api/events")).status_code == 405
+        assert (await client.post(room.url + "api/events")).status_code == 405
+
+
 async def test_without_the_token_401_logged_and_nothing_runs(
     caplog: pytest.LogCaptureFixture,
 ) -> None:

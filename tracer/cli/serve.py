@@ -12,6 +12,7 @@ import sys
 from tracer.record.format import RecordingError, read_recording
 from tracer.sources.picker import why_not_live
 from tracer.web.hub import Hub
+from tracer.web.priority import step_back
 from tracer.web.server import Classroom, PortInUse, bind, serve
 from tracer.web.share import DEFAULT_LISTEN, parse_listen, viewer_url, who_can_reach
 
@@ -38,6 +39,8 @@ def run(args: argparse.Namespace) -> int:
     hub = Hub("replay" if recording else "live")
     token = None if recording else (args.token or secrets.token_urlsafe(16))
     room = Classroom(hub, token, None if recording else why_not_live)
+    # the server steps back behind the runs it starts, which keep this process's nice value
+    room.run_nice = step_back()
     say = print
     say(f"The classroom page: {viewer_url(host, port)}")
     say(f"  who can open it: {who_can_reach(host, port)}")

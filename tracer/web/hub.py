@@ -6,8 +6,7 @@ import asyncio
 import json
 import logging
 import time
-from collections import deque
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,16 +14,14 @@ from tracer.events import Event, monotonic_ns
 from tracer.redact import argv as redact_argv
 from tracer.redact import served
 from tracer.text.narrate import run_outcome
+from tracer.web.fanout import VIEWER_BYTES, Fanout, Viewer
 from tracer.web.folding import Folder
 
 log = logging.getLogger("dockertrace.web")
 
 VIEW_EVERY_S = 0.5  # while a run is live, its view is folded again at most this often
-GATHER_S = 0.02  # a viewer woken by an event waits this long for more: one send for a burst
-VIEWER_BYTES = 4 << 20  # what one viewer may have waiting before it is dropped
 MAX_VIEWERS = 1000
 KEEP_RUNS = 20  # the session's last runs kept for late joiners
-PING_S = 15.0  # a comment line this often: a dead connection is found out
 KERNEL = ("bpf", "tracefs")  # the sources whose time stamps are the kernel's
 
 
@@ -60,60 +57,6 @@ class RunLog:
         return sse("run", _dumps(body))
 
 
-class Viewer:
-    """One browser's stream: what waits for it, bounded; over the bound, it is dropped (a slow
-    or stalled viewer never holds the run or the others back)."""
-
-    def __init__(self, limit: int, first: bytes) -> None:
-        self._waiting: deque[bytes] = deque([first])
-        self._bytes = len(first)
-        self._limit = limit
-        self._wake = asyncio.Event()
-        self._wake.set()
-        self.dropped = False
-        self.closed = False
-        self.gather_s = GATHER_S
-
-    def offer(self, chunk: bytes) -> None:
-        if self.dropped or self.closed:
-            return
-        if self._bytes + len(chunk) > self._limit:
-            self.dropped = True  # its stream ends at once; the browser may come back
-        else:
-            self._waiting.append(chunk)
-            self._bytes += len(chunk)
-        self._wake.set()
-
-    @property
-    def waiting(self) -> int:
-        """Bytes waiting for this viewer to take them."""
-        return self._bytes
-
-    def close(self) -> None:
-        self.closed = True
-        self._wake.set()
-
-    async def chunks(self, ping_s: float = PING_S) -> AsyncIterator[bytes]:
-        """What waits, joined, as soon as there is some; ends when dropped or closed."""
-        while not (self.dropped or self.closed):
-            if not self._waiting:
-                self._wake.clear()
-                try:
-                    await asyncio.wait_for(self._wake.wait(), ping_s)
-                except TimeoutError:
-                    yield b": ping\n\n"
-                    continue
-                continue
-            if self.gather_s:
-                # a run's events come in bursts a few ms apart: 200 viewers each woken and
-                # sent to for every read of the child's pipe cost the run's CPU
-                await asyncio.sleep(self.gather_s)
-            out = b"".join(self._waiting)
-            self._waiting.clear()
-            self._bytes = 0
-            yield out
-
-
 class Hub:
     """Everything on one asyncio loop: the session's side adds runs and events, each viewer gets
     all so far at once (late joiners too), then what comes, in order."""
@@ -129,11 +72,8 @@ class Hub:
     ) -> None:
         self.mode = mode  # live | replay | shared
         self.runs: list[RunLog] = []
-        self.viewers: set[Viewer] = set()
-        self.dropped = 0  # viewers dropped for not keeping up
+        self.fanout = Fanout(viewer_bytes, max_viewers)
         self._view_every_s = view_every_s
-        self._viewer_bytes = viewer_bytes
-        self._max_viewers = max_viewers
         self.folder = folder or Folder()
         self._so_far: bytes | None = None  # everything a new viewer gets first, cached
         self._view_due: asyncio.TimerHandle | None = None
@@ -142,19 +82,22 @@ class Hub:
         self._tasks: set[asyncio.Task[None]] = set()  # running, kept from the collector
 
     # -- viewers -------------------------------------------------------------------------------
-    def subscribe(self) -> Viewer | None:
-        """A new viewer, given everything so far; None when there are too many already."""
-        if len(self.viewers) >= self._max_viewers:
-            return None
-        viewer = Viewer(self._viewer_bytes + len(self.so_far()), self.so_far())
-        self.viewers.add(viewer)
-        return viewer
+    @property
+    def viewers(self) -> set[Viewer]:
+        return self.fanout.viewers
+
+    @property
+    def dropped(self) -> int:
+        """Viewers dropped for not keeping up."""
+        return self.fanout.dropped
+
+    def subscribe(self, transport: asyncio.WriteTransport, framed: bool = True) -> Viewer | None:
+        """A new viewer on this connection, written everything so far; None when there are
+        too many already."""
+        return self.fanout.add(transport, framed, self.so_far())
 
     def unsubscribe(self, viewer: Viewer) -> None:
-        self.viewers.discard(viewer)
-        if viewer.dropped:
-            self.dropped += 1
-            log.warning("a viewer was dropped: it did not keep up (%d so far)", self.dropped)
+        self.fanout.remove(viewer)
 
     def so_far(self) -> bytes:
         if self._so_far is None:
@@ -166,10 +109,9 @@ class Hub:
             self._so_far = b"".join(parts)
         return self._so_far
 
-    def _publish(self, chunk: bytes) -> None:
+    def _publish(self, chunk: bytes, kernel_ns: Sequence[int] = ()) -> None:
         self._so_far = None
-        for viewer in list(self.viewers):
-            viewer.offer(chunk)
+        self.fanout.publish(chunk, kernel_ns)
 
     # -- the session's side --------------------------------------------------------------------
     def start_run(self, argv: Sequence[str], state: str = "starting", notice: str = "") -> RunLog:
@@ -206,7 +148,8 @@ class Hub:
             return
         chunks = []
         now = monotonic_ns()
-        run.arrival_ms += [(now - e.time_ns) / 1e6 for e in events if e.source in KERNEL]
+        kernel_ns = [e.time_ns for e in events if e.source in KERNEL]
+        run.arrival_ms += [(now - t) / 1e6 for t in kernel_ns]
         for ev in events:
             ev = served(ev)
             line = ev.to_json()
@@ -214,7 +157,7 @@ class Hub:
             run.events.append(ev)
             run.lines.append(line)
         run.chunks += chunks
-        self._publish(b"".join(chunks))
+        self._publish(b"".join(chunks), kernel_ns)
         if self._view_due is None:
             # a fold takes the interpreter from the loop a while: at most a fifth of the time
             wait = max(self._view_every_s, 4 * self._fold_s)
@@ -258,8 +201,7 @@ class Hub:
         await self.end_run("replay", f"Replaying {name}.")
 
     def close(self) -> None:
-        for viewer in list(self.viewers):
-            viewer.close()
+        self.fanout.close()
         self.folder.close()
 
 

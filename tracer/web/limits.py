@@ -1,4 +1,5 @@
-"""Connection limits uvicorn lacks: at most so many connections, and a request head in time."""
+"""Connection limits uvicorn lacks (at most so many connections, a request head in time), and
+each request's connection handed to the app (the SSE fan-out writes to it directly)."""
 
 from __future__ import annotations
 
@@ -12,10 +13,13 @@ MAX_CONNECTIONS = 1100  # viewers, plus room for the instructor and a few page l
 HEAD_TIMEOUT_S = 5.0  # a connection that has not sent a whole request head by then is closed
 HEAD_BYTES = 16 << 10  # a request head larger than this is refused (h11's own limit)
 STALL_S = 10.0  # a connection that takes nothing we write for this long is cut
+# The ASGI extension under which a request's scope carries its connection's transport.
+TRANSPORT = "dockertrace.transport"
 
 # uvicorn accepts a protocol class as its `http` setting (its documented way to change how
 # connections are handled). This one uses what its H11Protocol keeps on itself: the set of
-# open connections and the request cycle; tests/web/test_limits.py fails if uvicorn changes.
+# open connections and the request cycle (and its scope); tests/web/test_server.py fails if
+# uvicorn changes.
 assert uvicorn.__version__.split(".")[0] == "0", uvicorn.__version__
 
 
@@ -39,9 +43,14 @@ class LimitedH11(H11Protocol):
 
     def data_received(self, data: bytes) -> None:
         super().data_received(data)
-        if self.cycle is not None and self._head_timer is not None:
-            self._head_timer.cancel()  # a request came whole: the response's time now
-            self._head_timer = None
+        if self.cycle is not None:
+            # the request's task has not run yet: it finds its connection in its scope (the
+            # ASGI way for a server to offer more: scope["extensions"])
+            extensions: dict[str, Any] = self.cycle.scope.setdefault("extensions", {})
+            extensions[TRANSPORT] = self.transport
+            if self._head_timer is not None:
+                self._head_timer.cancel()  # a request came whole: the response's time now
+                self._head_timer = None
 
     def connection_lost(self, exc: Exception | None) -> None:
         for timer in (getattr(self, "_head_timer", None), self._stall_timer):

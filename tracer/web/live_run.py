@@ -13,6 +13,7 @@ from typing import Any
 
 from tracer.events import Event
 from tracer.web.hub import Hub, finished_notice, log
+from tracer.web.priority import give_back
 
 LINE_BYTES = 16 << 20  # one line of the child's: an event with a large body excerpt fits
 READ_BYTES = 1 << 20
@@ -25,9 +26,10 @@ class LiveRun:
     """One `docker run` traced by tracer.sources.live_child (the process the app's live runs
     happen in, with the same line protocol), its lines handed to the hub on the hub's loop."""
 
-    def __init__(self, hub: Hub, args: list[str] | None) -> None:
+    def __init__(self, hub: Hub, args: list[str] | None, nice: int | None = None) -> None:
         self.hub = hub
         self.args = args
+        self.nice = nice  # the run's own nice value (the server stepped back from it); None: as is
         self._proc: asyncio.subprocess.Process | None = None
         self._ended = False
         self._write_end: int | None = None
@@ -51,6 +53,10 @@ class LiveRun:
                 stderr=asyncio.subprocess.PIPE,
                 env=env,
             )
+            if self.nice is not None:
+                # it has just exec'd its interpreter, its only thread so far: the session's
+                # threads and the docker command it starts inherit this
+                give_back(self._proc.pid, self.nice)
         except OSError as e:
             await self._fail(f"cannot start the tracing process: {e}")
             return

@@ -7,7 +7,7 @@ import hmac
 import json
 import logging
 import socket
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,13 +15,14 @@ from typing import Any
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
+from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
+from starlette.types import Receive, Scope, Send
 
 from tracer.sources.live_child import parse_command
 from tracer.web.hub import Hub
-from tracer.web.limits import config_for
+from tracer.web.limits import TRANSPORT, config_for
 from tracer.web.live_run import LiveRun
 
 log = logging.getLogger("dockertrace.web")
@@ -47,6 +48,7 @@ class Classroom:
     token: str | None = None
     live_reason: Callable[[], str | None] | None = None
     run: LiveRun | None = None
+    run_nice: int | None = None  # a live run's nice value, when the server stepped back from it
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
     server: uvicorn.Server | None = None  # once serving
 
@@ -70,22 +72,48 @@ async def page(request: Request) -> Response:
     return _secure(FileResponse(STATIC / "index.html", media_type="text/html; charset=utf-8"))
 
 
-async def events(request: Request) -> Response:
-    room: Classroom = request.app.state.room
-    viewer = room.hub.subscribe()
-    if viewer is None:
-        return _secure(Response("too many viewers\n", 503, media_type="text/plain"))
+class EventStream:
+    """GET /api/events, as a plain ASGI app: the response's head goes out through uvicorn, then
+    the hub's fan-out writes the stream's chunks to the connection itself (one framing a burst
+    for the whole room, not an HTTP encoding and a task per viewer); the request ends when the
+    viewer goes, is dropped, or the server stops."""
 
-    async def stream() -> AsyncIterator[bytes]:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        room: Classroom = scope["app"].state.room
+        transport = scope.get("extensions", {}).get(TRANSPORT)
+        if scope["method"] != "GET":  # HEAD too: the fan-out writes a body, whatever was asked
+            await _secure(Response("GET only\n", 405, media_type="text/plain"))(
+                scope, receive, send
+            )
+            return
+        if transport is None or room.hub.fanout.full():
+            why = "too many viewers\n" if transport else "this server cannot stream\n"
+            await _secure(Response(why, 503, media_type="text/plain"))(scope, receive, send)
+            return
+        headers = {
+            **SECURITY_HEADERS,
+            "Content-Type": "text/event-stream",
+            "X-Accel-Buffering": "no",
+        }
+        raw = [(k.lower().encode(), v.encode()) for k, v in headers.items()]
+        await send({"type": "http.response.start", "status": 200, "headers": raw})
+        viewer = room.hub.subscribe(transport, framed=scope["http_version"] != "1.0")
+        if viewer is None:
+            transport.abort()
+            return
+        gone = asyncio.ensure_future(_disconnected(receive))
         try:
-            async for chunk in viewer.chunks():
-                yield chunk
+            await asyncio.wait([viewer.ended, gone], return_when=asyncio.FIRST_COMPLETED)
         finally:
+            gone.cancel()
             room.hub.unsubscribe(viewer)
+        if not transport.is_closing():
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
 
-    response = StreamingResponse(stream(), media_type="text/event-stream")
-    response.headers["X-Accel-Buffering"] = "no"
-    return _secure(response)
+
+async def _disconnected(receive: Receive) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
 
 
 async def state(request: Request) -> Response:
@@ -104,12 +132,15 @@ async def state(request: Request) -> Response:
                 "events": 0 if run is None else len(run.events),
                 # the tracing's own delay, kernel event to this server: the viewers' baseline
                 "arrival_p99_ms": None if run is None else _p99(run.arrival_ms),
+                # and to written to every viewer's connection (the last one's, at each flush)
+                "sent_p99_ms": _p99(hub.fanout.sent_ms),
+                "fanout": hub.fanout.stats,
             }
         )
     )
 
 
-def _p99(values: list[float]) -> float | None:
+def _p99(values: Iterable[float]) -> float | None:
     ordered = sorted(values)
     return round(ordered[int(0.99 * (len(ordered) - 1))], 1) if ordered else None
 
@@ -153,7 +184,7 @@ async def start_run(request: Request) -> Response:
     if why_not:
         return _refuse(503, f"cannot run live here (`dockertrace doctor` tells more): {why_not}")
     log.warning("live run asked by %s: %s", who, command or "the default docker run")
-    room.run = run = LiveRun(room.hub, args)
+    room.run = run = LiveRun(room.hub, args, room.run_nice)
 
     async def go() -> None:
         try:
@@ -171,7 +202,7 @@ def make_app(room: Classroom) -> Starlette:
     app = Starlette(
         routes=[
             Route("/", page),
-            Route("/api/events", events),
+            Route("/api/events", EventStream()),
             Route("/api/state", state),
             Route("/api/run", start_run, methods=["POST"]),
             Mount("/static", StaticFiles(directory=STATIC), name="static"),

@@ -15,6 +15,7 @@ import psutil
 
 from tracer.events import Event
 from tracer.web.hub import Hub, finished_notice
+from tracer.web.priority import step_back
 from tracer.web.server import Classroom, bind, serve
 
 DEFAULT_LISTEN = "127.0.0.1:8765"
@@ -75,8 +76,12 @@ class Share:
         self._loop = asyncio.new_event_loop()
         self._served: Future[None] | None = None
         self._room: Classroom | None = None
-        self._thread = threading.Thread(target=self._loop.run_forever, name="dockertrace-share")
+        self._thread = threading.Thread(target=self._serve_here, name="dockertrace-share")
         self._thread.daemon = True
+
+    def _serve_here(self) -> None:
+        step_back()  # this thread only (nice values are per thread): the app and its runs go first
+        self._loop.run_forever()
 
     def start(self) -> Share:
         self._thread.start()

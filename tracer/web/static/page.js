@@ -132,7 +132,9 @@ function wire() {
       ? document.documentElement.dataset.theme === "dark" : matchMedia("(prefers-color-scheme: dark)").matches;
     document.documentElement.dataset.theme = dark ? "light" : "dark";
   };
-  $("bigger").onclick = () => document.documentElement.classList.toggle("big");
+  $("bigger").onclick = () => { document.documentElement.classList.toggle("big"); draw(); };
+  let sized = 0;  // the sequence is drawn for the pane's width: again when that changes
+  addEventListener("resize", () => { cancelAnimationFrame(sized); sized = requestAnimationFrame(draw); });
   document.addEventListener("keydown", (e) => {
     if (e.target.tagName === "SELECT") return;
     const keys = { " ": "play", ArrowLeft: "prev", ArrowRight: "next", "[": "prev-step", "]": "next-step", r: "restart", l: "follow" };
@@ -209,12 +211,22 @@ function drawSequence(v, f) {
   // the sequence model when the server sends one (issue 15), else the hops the chain folded
   const arrows = v.sequence && v.sequence.messages ? v.sequence.messages : v.hops;
   const lanes = v.boxes_order, NS = "http://www.w3.org/2000/svg";
-  const X = (lane) => 36 + lanes.indexOf(lane) * 68, ROW = 30;  // a 480-wide picture
+  // Drawn in the page's own pixels at the pane's width, its text in the page's font size (a
+  // picture of fixed width, scaled to fit, made its labels 7-10 px on a phone and a desktop,
+  // and no larger with the "bigger" button on a projector).
+  const box = $("sequence"), W = Math.max(280, box.clientWidth);
+  const em = parseFloat(getComputedStyle(box).fontSize) || 14, CH = 0.56 * em;  // a character, about
+  const pad = Math.min(4.5 * em, W / 8), gap = (W - 2 * pad) / Math.max(1, lanes.length - 1);
+  const X = (lane) => pad + lanes.indexOf(lane) * gap, ROW = 2.2 * em;
+  // lane names that would touch their neighbours take two rows, alternately
+  const two = lanes.some((n) => n.length * CH * 1.1 > gap - 0.4 * em);
+  const top = (two ? 2.6 : 1.5) * em;
   const upto = v.sequence && v.sequence.messages
     ? arrows.filter((a) => (a.pos ?? -1) <= S.pos).length - 1 : f.hop;
-  const svg = document.createElementNS(NS, "svg");
-  const rows = Math.max(upto + 1, 1);
-  svg.setAttribute("viewBox", `0 0 480 ${40 + rows * ROW}`);
+  const svg = document.createElementNS(NS, "svg"), labels = [];
+  const rows = Math.max(upto + 1, 1), H = top + 0.8 * em + rows * ROW;
+  svg.setAttribute("viewBox", `0 0 ${W} ${H}`);
+  svg.setAttribute("width", W); svg.setAttribute("height", H);
   svg.setAttribute("role", "img");
   const add = (tag, attrs, text) => {
     const e = document.createElementNS(NS, tag);
@@ -222,23 +234,38 @@ function drawSequence(v, f) {
     if (text) e.textContent = text;
     svg.append(e); return e;
   };
-  lanes.forEach((name) => {
-    add("text", { x: X(name), y: 16, class: "lane" }, name);
-    add("line", { x1: X(name), y1: 22, x2: X(name), y2: 40 + rows * ROW, class: "lifeline" });
+  lanes.forEach((name, i) => {
+    add("text", { x: X(name), y: (two && i % 2 ? 2.2 : 1.1) * em, class: "lane" }, name);
+    add("line", { x1: X(name), y1: top - 0.3 * em, x2: X(name), y2: H, class: "lifeline" });
   });
   arrows.slice(0, upto + 1).forEach((a, i) => {
-    const x1 = X(a.src), x2 = X(a.dst), y = 44 + i * ROW, cls = "arrow" + (i === upto ? " now" : "");
-    if (x1 === x2) add("path", { d: `M${x1} ${y - 6} h16 v10 h-16`, class: cls });
+    const x1 = X(a.src), x2 = X(a.dst), y = top + 0.8 * em + (i + 1) * ROW - 0.5 * em;
+    const cls = "arrow" + (i === upto ? " now" : "");
+    if (x1 === x2) add("path", { d: `M${x1} ${y - 0.4 * em} h${em} v${0.7 * em} h-${em}`, class: cls });
     else add("line", { x1, y1: y, x2, y2: y, class: cls, "marker-end": "url(#tip)" });
-    const label = a.label.length > 44 ? a.label.slice(0, 43) + "…" : a.label;
-    add("text", { x: Math.min(Math.min(x1, x2) + 4, 250), y: y - 5, class: "label" + (i === upto ? " now" : "") }, label);
+    const fits = Math.floor((W - 0.6 * em) / CH);  // the picture's width, in characters
+    const label = a.label.length > fits ? a.label.slice(0, fits - 1) + "…" : a.label;
+    labels.push(add("text", { x: Math.min(x1, x2) + 0.3 * em, y: y - 0.35 * em, class: "label" + (i === upto ? " now" : "") }, label));
   });
   const defs = add("defs", {});
   const marker = document.createElementNS(NS, "marker");
-  for (const [k, val] of Object.entries({ id: "tip", markerWidth: 8, markerHeight: 8, refX: 7, refY: 4, orient: "auto", markerUnits: "userSpaceOnUse" })) marker.setAttribute(k, val);
-  const tip = document.createElementNS(NS, "path"); tip.setAttribute("d", "M0 0 L8 4 L0 8 z"); tip.setAttribute("class", "tipmark");
+  const t = Math.round(0.55 * em);  // the arrow's tip, as large as the text is
+  for (const [k, val] of Object.entries({ id: "tip", markerWidth: t, markerHeight: t, refX: t - 1, refY: t / 2, orient: "auto", markerUnits: "userSpaceOnUse" })) marker.setAttribute(k, val);
+  const tip = document.createElementNS(NS, "path"); tip.setAttribute("d", `M0 0 L${t} ${t / 2} L0 ${t} z`); tip.setAttribute("class", "tipmark");
   marker.append(tip); defs.append(marker);
-  $("sequence").replaceChildren(svg);
+  box.replaceChildren(svg);
+  // a label that would run past the right edge (an arrow far right) is moved left to fit, and
+  // one longer than the picture is wide is cut to fit (as measured: glyphs differ in width)
+  const room = W - 0.6 * em;
+  for (const t of labels) {
+    for (let len = t.getComputedTextLength(), tries = 0; len > room && tries < 3; tries++) {
+      const text = t.textContent.replace(/…$/, "");
+      t.textContent = text.slice(0, Math.floor((text.length * room) / len) - 2) + "…";
+      len = t.getComputedTextLength();
+    }
+    const x = Number(t.getAttribute("x")), len = t.getComputedTextLength();
+    if (x + len > W - 0.3 * em) t.setAttribute("x", Math.max(0.3 * em, W - 0.3 * em - len));
+  }
 }
 function drawEvents(v, events) {
   const body = $("events").tBodies[0];
