@@ -49,6 +49,8 @@ import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from tracer.probes.containerd_events import clock_offset  # noqa: E402
+
 TOKEN = "bench-token"
 CLIENT_PROCS = 4
 
@@ -145,26 +147,13 @@ class Viewer:
         return {"ids": self.ids, "lat": self.at_socket, "read": self.at_read}
 
 
-def real_to_mono() -> int:
-    """CLOCK_REALTIME minus CLOCK_MONOTONIC (the receive stamps are the former)."""
-    best = None
-    for _ in range(20):
-        m0 = time.clock_gettime_ns(time.CLOCK_MONOTONIC)
-        r = time.clock_gettime_ns(time.CLOCK_REALTIME)
-        m1 = time.clock_gettime_ns(time.CLOCK_MONOTONIC)
-        if best is None or m1 - m0 < best[0]:
-            best = (m1 - m0, r - (m0 + m1) // 2)
-    assert best is not None
-    return best[1]
-
-
 def client_process(port: int, count: int, run: int, ready: Any, results: Any) -> None:
     """`count` viewers in this process; says when all are connected, then sends what each got.
     They stand in for laptops elsewhere in the room: SCHED_IDLE, so that their own reading
     takes no CPU from the run (on this 2-core machine); their read delay is then an upper
     bound, and the delay at their sockets is the server's."""
     os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
-    offset = real_to_mono()
+    offset = clock_offset(20)  # realtime - monotonic: the receive stamps are realtime
     viewers = [Viewer(port, run) for _ in range(count)]
     sel = selectors.DefaultSelector()
     for v in viewers:

@@ -69,6 +69,32 @@ def wait_for(cond: object, timeout: float = 5.0) -> None:
     raise AssertionError("condition not met in time")
 
 
+def bound_daemon(listen_dir: Path, name: str) -> tuple[str, socket.socket]:
+    """A listening Unix socket beside the proxy's directory: a hand-written daemon's end."""
+    path = str(listen_dir.parent / f"{name}.sock")
+    srv = socket.socket(socket.AF_UNIX)
+    srv.bind(path)
+    srv.listen(1)
+    return path, srv
+
+
+def client_of(p: Proxy) -> socket.socket:
+    """A raw client connected through the proxy."""
+    c = socket.socket(socket.AF_UNIX)
+    c.connect(p.address.removeprefix("unix://"))
+    return c
+
+
+ATTACH = (
+    b"POST /v1.41/containers/abc/attach?stream=1&stdout=1 HTTP/1.1\r\nHost: d\r\n"
+    b"Connection: Upgrade\r\nUpgrade: tcp\r\n\r\n"
+)
+UPGRADED = (
+    b"HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.raw-stream"
+    b"\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n"
+)
+
+
 def test_forwards_and_records_over_keep_alive(upstream: str, listen_dir: Path) -> None:
     events: list[Event] = []
     sock = listen_dir / "docker.sock"
@@ -94,10 +120,7 @@ def test_forwards_and_records_over_keep_alive(upstream: str, listen_dir: Path) -
 def test_half_close_is_passed_on_and_the_answer_still_arrives(listen_dir: Path) -> None:
     """The upstream answers only after it reads EOF: the proxy must pass SHUT_WR on and keep
     the other direction open."""
-    path = str(listen_dir.parent / "late.sock")
-    srv = socket.socket(socket.AF_UNIX)
-    srv.bind(path)
-    srv.listen(1)
+    path, srv = bound_daemon(listen_dir, "late")
 
     def serve() -> None:
         conn, _ = srv.accept()
@@ -110,8 +133,7 @@ def test_half_close_is_passed_on_and_the_answer_still_arrives(listen_dir: Path) 
 
     threading.Thread(target=serve, daemon=True).start()
     with Proxy(listen=f"unix://{listen_dir}/d.sock", upstream=f"unix://{path}") as p:
-        c = socket.socket(socket.AF_UNIX)
-        c.connect(p.address.removeprefix("unix://"))
+        c = client_of(p)
         c.sendall(b"x" * 1000)
         c.shutdown(socket.SHUT_WR)
         reply = b""
@@ -143,10 +165,7 @@ def test_a_daemon_that_writes_before_it_reads_never_stalls_the_relay(listen_dir:
     after it has written everything. One thread relaying both directions would block writing
     to the daemon while the daemon blocks writing to it: the relay must hand the connection to
     one thread per direction as soon as a write would wait."""
-    path = str(listen_dir.parent / "rude.sock")
-    srv = socket.socket(socket.AF_UNIX)
-    srv.bind(path)
-    srv.listen(1)
+    path, srv = bound_daemon(listen_dir, "rude")
     size = 4 << 20
     to_client = bytes(range(251)) * (size // 251)
     to_daemon = bytes(range(7, 256)) * (size // 249)
@@ -165,8 +184,7 @@ def test_a_daemon_that_writes_before_it_reads_never_stalls_the_relay(listen_dir:
     with Proxy(
         listen=f"unix://{listen_dir}/d.sock", upstream=f"unix://{path}", sink=events.append
     ) as p:
-        c = socket.socket(socket.AF_UNIX)
-        c.connect(p.address.removeprefix("unix://"))
+        c = client_of(p)
         c.settimeout(30)  # a stall fails the test instead of hanging it
 
         def write() -> None:
@@ -195,8 +213,7 @@ def test_unreachable_daemon_closes_without_a_fake_answer(listen_dir: Path) -> No
     events: list[Event] = []
     missing = f"unix://{listen_dir.parent}/nobody.sock"
     with Proxy(listen=f"unix://{listen_dir}/d.sock", upstream=missing, sink=events.append) as p:
-        c = socket.socket(socket.AF_UNIX)
-        c.connect(p.address.removeprefix("unix://"))
+        c = client_of(p)
         c.sendall(b"GET /_ping HTTP/1.1\r\nHost: d\r\n\r\n")
         try:
             reply = c.recv(4096)
@@ -286,10 +303,7 @@ def test_a_bulk_hijacked_stream_is_spliced_byte_for_byte_and_every_frame_recorde
     """32 MiB of multiplexed output after a 101: far past SPLICE_AFTER, so the daemon->client
     direction goes through splice(2) and tee(2). The client gets every byte unchanged, the
     record counts every frame's bytes, and stdin typed after the upgrade still arrives."""
-    path = str(listen_dir.parent / "bulk.sock")
-    srv = socket.socket(socket.AF_UNIX)
-    srv.bind(path)
-    srv.listen(1)
+    path, srv = bound_daemon(listen_dir, "bulk")
     payload = bytes(range(256)) * 4096  # 1 MiB per frame, not all zeros
     frames = 32
     stream = b"".join(
@@ -301,10 +315,7 @@ def test_a_bulk_hijacked_stream_is_spliced_byte_for_byte_and_every_frame_recorde
     def serve() -> None:
         conn, _ = srv.accept()
         conn.recv(65536)  # the attach request
-        conn.sendall(
-            b"HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.raw-stream"
-            b"\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n"
-        )
+        conn.sendall(UPGRADED)
         conn.sendall(stream)
         got_stdin.append(conn.recv(100))
         conn.close()
@@ -314,12 +325,8 @@ def test_a_bulk_hijacked_stream_is_spliced_byte_for_byte_and_every_frame_recorde
     with Proxy(
         listen=f"unix://{listen_dir}/d.sock", upstream=f"unix://{path}", sink=events.append
     ) as p:
-        c = socket.socket(socket.AF_UNIX)
-        c.connect(p.address.removeprefix("unix://"))
-        c.sendall(
-            b"POST /v1.41/containers/abc/attach?stream=1&stdout=1 HTTP/1.1\r\nHost: d\r\n"
-            b"Connection: Upgrade\r\nUpgrade: tcp\r\n\r\n"
-        )
+        c = client_of(p)
+        c.sendall(ATTACH)
         received = bytearray()
         while len(received) < len(stream) or b"\r\n\r\n" not in received[:200]:
             head_end = received.find(b"\r\n\r\n")
@@ -351,10 +358,7 @@ def test_a_stream_written_in_small_pieces_is_spliced_without_stalling(listen_dir
     piece takes a pipe buffer slot, so the recorder's copy pipe fills by its slots before its
     bytes (a blocking tee then waited for ever). A client that reads late lets many pieces
     pile up. Every byte still arrives, and every frame is recorded."""
-    path = str(listen_dir.parent / "pieces.sock")
-    srv = socket.socket(socket.AF_UNIX)
-    srv.bind(path)
-    srv.listen(1)
+    path, srv = bound_daemon(listen_dir, "pieces")
     payload = bytes(range(256)) * 16  # 4 KiB
     frames = 4096  # 16 MiB
     head = bytes([1, 0, 0, 0]) + len(payload).to_bytes(4, "big")
@@ -362,10 +366,7 @@ def test_a_stream_written_in_small_pieces_is_spliced_without_stalling(listen_dir
     def serve() -> None:
         conn, _ = srv.accept()
         conn.recv(65536)  # the attach request
-        conn.sendall(
-            b"HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.raw-stream"
-            b"\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n"
-        )
+        conn.sendall(UPGRADED)
         for _ in range(frames):
             conn.sendall(head)
             conn.sendall(payload)
@@ -376,13 +377,9 @@ def test_a_stream_written_in_small_pieces_is_spliced_without_stalling(listen_dir
     with Proxy(
         listen=f"unix://{listen_dir}/d.sock", upstream=f"unix://{path}", sink=events.append
     ) as p:
-        c = socket.socket(socket.AF_UNIX)
-        c.connect(p.address.removeprefix("unix://"))
+        c = client_of(p)
         c.settimeout(30)  # a stall fails the test instead of hanging it
-        c.sendall(
-            b"POST /v1.41/containers/abc/attach?stream=1&stdout=1 HTTP/1.1\r\nHost: d\r\n"
-            b"Connection: Upgrade\r\nUpgrade: tcp\r\n\r\n"
-        )
+        c.sendall(ATTACH)
         time.sleep(0.5)  # let the pieces pile up
         received = bytearray()
         while chunk := c.recv(1 << 20):
