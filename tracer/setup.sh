@@ -25,8 +25,9 @@ done
 
 # Debian's engine, installed only where no engine is here at all.
 debian_engine=(docker.io containerd runc)
-# What dockertrace itself uses (DOCKERTRACE_PACKAGES replaces this list, e.g. for a minimal set-up).
-read -r -a tools <<<"${DOCKERTRACE_PACKAGES:-busybox-static bpfcc-tools python3-bpfcc python3-venv bpftrace socat curl docker-registry tmux iptables openssl}"
+# What dockertrace itself uses (DOCKERTRACE_PACKAGES replaces this list, e.g. for a minimal set-up);
+# gcc and python3-dev build the proxy's relay loop in C (without them its Python loop runs).
+read -r -a tools <<<"${DOCKERTRACE_PACKAGES:-busybox-static bpfcc-tools python3-bpfcc python3-venv gcc python3-dev bpftrace socat curl docker-registry tmux iptables openssl}"
 # What only the test job needs: the set-up tests build a Debian chroot; the page is tested in
 # a real headless Chromium driven through chromium-driver; the Mermaid output is parsed by npm's
 # mermaid, so Node and npm too, from Debian only where no node is here (a NodeSource nodejs
@@ -54,7 +55,9 @@ make_venv() {
         say "creating venv $venv (system python3, --system-site-packages for bcc)"
         /usr/bin/python3 -m venv --system-site-packages "$venv"
     fi
-    if [ ! -e "$stamp" ] || [ "$here/pyproject.toml" -nt "$stamp" ]; then
+    # Reinstalled when what the install builds changed: the project file, the relay's C loop.
+    if [ ! -e "$stamp" ] || [ "$here/pyproject.toml" -nt "$stamp" ] \
+        || [ "$here/tracer/proxy/_duplex.c" -nt "$stamp" ]; then
         say "installing dockertrace and its dependencies into the venv"
         "$venv/bin/pip" install -q --disable-pip-version-check -e "$here[dev]" 2>&1 | grep -v "^WARNING: Location" >&2 || true
         "$venv/bin/python" -c "import tracer, textual, h11, httpx, psutil" || { say "venv install failed"; return 1; }

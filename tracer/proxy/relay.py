@@ -21,6 +21,10 @@ recorder's copy a tee(2) of the pipe spliced into the channel, so no byte is cop
 Python (bench/proxy.md); that direction, too, then gets a thread of its own. Small messages
 keep recv/send: fewer system calls per exchange.
 
+The duplex loop runs in C where set-up could build it (_duplex.c, the same calls and copies
+with the interpreter out of the forwarded path: bench/proxy.md); Relay.duplex is the same loop
+in Python, used where it could not be built, and the tests run both.
+
 Run by tracer.proxy.server:
     python -m tracer.proxy.relay LISTEN_FD CHANNEL_FD UPSTREAM [TLS_CERT TLS_KEY TLS_CA]
 """
@@ -43,7 +47,16 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from types import ModuleType
 from typing import cast
+
+_duplex: ModuleType | None
+try:  # the duplex loop in C (_duplex.c), built where a compiler was; else the Python loop
+    from tracer.proxy import _duplex
+except ImportError:
+    _duplex = None
+if os.environ.get("DOCKERTRACE_RELAY") == "python":  # the tests run both
+    _duplex = None
 
 CHUNK = 256 * 1024
 CHANNEL_BUFFER = 4 * 1024 * 1024  # copies the recorder may fall behind by before relays wait
@@ -78,6 +91,7 @@ def peer_proc(creds: bytes) -> bytes:
 
 
 OPEN, CLIENT, DAEMON, CLIENT_EOF, DAEMON_EOF, UNREACHABLE, CLOSE = range(1, 8)
+_FLUSH, _END, _READ_ERROR, _WRITE_ERROR, _SPLIT = range(1, 6)  # _duplex.run's ways out
 
 
 def _side(tag: int) -> str:
@@ -174,7 +188,7 @@ class Forwarder:
         except OSError:
             os._exit(0)  # the parent is gone: so is the point of relaying
 
-    def put_items(self, items: bytearray) -> None:
+    def put_items(self, items: bytearray | memoryview) -> None:
         """Write copies already framed (held by a relay to go together) to the parent."""
         if not items:
             return
@@ -281,7 +295,10 @@ class Relay:
         if isinstance(self.client, ssl.SSLSocket):
             self.tls_pump(self.client, self.upstream)
             return
-        self.duplex(self.client, self.upstream)
+        if _duplex is not None:
+            self.duplex_c(self.client, self.upstream)
+        else:
+            self.duplex(self.client, self.upstream)
 
     def tls_pump(self, client: ssl.SSLSocket, upstream: socket.socket) -> None:
         """TLS: one thread for both directions (an SSL object must not be read and written
@@ -401,6 +418,38 @@ class Relay:
                 if t >= due or len(held) >= hold_bytes:
                     put_items(held)
                     held.clear()
+
+    def duplex_c(self, client: socket.socket, upstream: socket.socket) -> None:
+        """duplex() with its loop in C (_duplex.c): the same calls, the same copies, the same
+        ways out, but the interpreter runs only when the held copies go to the channel (under
+        the Forwarder's lock) and when the connection leaves duplex mode."""
+        assert _duplex is not None
+        run, put_items = _duplex.run, self.fwd.put_items
+        socks, tags = (client, upstream), (CLIENT, DAEMON)
+        fds = client.fileno(), upstream.fileno()
+        bulk = CHUNK + 1, (SPLICE_AFTER if TEE is not None else CHUNK + 1)
+        buffer = bytearray(CHUNK)
+        held = bytearray(HOLD_BYTES + ITEM.size + CHUNK)  # C appends a chunk before it checks
+        view, held_view = memoryview(buffer), memoryview(held)
+        held_len = due = 0
+        while True:
+            event, side, n, sent, t, err, held_len, due = run(
+                *fds, *tags, self.conn, buffer, held, held_len, due, HOLD_NS, HOLD_BYTES, *bulk
+            )
+            put_items(held_view[:held_len])  # every way out sends the held copies first
+            held_len = 0
+            if event == _FLUSH:
+                continue
+            src, dst, tag = socks[side], socks[1 - side], tags[side]
+            if event == _END:
+                self.half_done(src, dst, tag, "")
+            elif event == _READ_ERROR:
+                self.half_done(src, dst, tag, f"{_side(tag)} read: {os.strerror(err)}")
+            elif event == _WRITE_ERROR:
+                self.half_done(src, dst, tag, f"{_side(-tag)} write: {os.strerror(err)}")
+            else:  # _SPLIT: a write that would wait, or a bulk read
+                self.split(src, dst, tag, view[:n], sent, t, n >= bulk[side])
+            return
 
     def half_done(self, src: socket.socket, dst: socket.socket, tag: int, error: str) -> None:
         """Leave duplex(): one direction has ended; this thread pumps the other."""
