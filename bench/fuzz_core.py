@@ -19,7 +19,7 @@ from typing import Any
 from hypothesis import Phase
 from hypothesis import strategies as st
 
-from tracer.events import Event
+from tracer.events import Event, encode_json
 from tracer.proxy.core import ConnectionCore, Peer
 from tracer.proxy.exchange import BODY_EXCERPT, FRAME_EXCERPT
 
@@ -163,6 +163,8 @@ def check_conversation(steps: list[tuple[str, bytes]]) -> None:
     assert [e.kind for e in events].count("conn.close") == 1
     for e in events:
         assert Event.from_json(e.to_json()) == e
+        # A template's text (events.EncodedDetail) is the encoder's own, byte for byte.
+        assert e.to_json() == encode_json(e.to_dict())
         d: dict[str, Any] = dict(e.detail)
         if "body_excerpt" in d:
             assert len(d["body_excerpt"]) <= BODY_EXCERPT + 1

@@ -94,6 +94,20 @@ def _event_encoder() -> Callable[[Any], str]:
 
 
 encode_json = _event_encoder()
+encode_string = json.encoder.encode_basestring  # a str as JSON (C where there is C), no escapes
+
+
+class EncodedDetail(dict[str, Any]):
+    """An event's detail whose JSON text was made already, by filling in a template (the
+    proxy's recorder, for a message it has seen before): `Event.to_json` then only writes the
+    event's own fields around it. The text must be what encoding the dict gives, key for key
+    and byte for byte; tests/unit/test_proxy_core.py and the fuzzing check it on every event."""
+
+    __slots__ = ("json",)
+
+    def __init__(self, items: Mapping[str, Any], json_text: str) -> None:
+        super().__init__(items)
+        self.json = json_text
 
 
 def monotonic_ns() -> int:
@@ -134,6 +148,14 @@ class Event:
         }
 
     def to_json(self) -> str:
+        d = self.detail
+        if type(d) is EncodedDetail:  # the same text encode_json(self.to_dict()) gives
+            s = encode_string
+            return (
+                f'{{"time_ns":{self.time_ns},"source":{s(self.source)},"layer":{s(self.layer)},'
+                f'"kind":{s(self.kind)},"pid":{self.pid},"tid":{self.tid},"ppid":{self.ppid},'
+                f'"comm":{s(self.comm)},"detail":{d.json}}}'
+            )
         return encode_json(self.to_dict())
 
     @classmethod

@@ -8,7 +8,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tracer.events import Event
+from tracer.events import EncodedDetail, Event, encode_json
 from tracer.proxy.core import ConnectionCore, Peer
 from tracer.proxy.frames import FrameDecoder
 from tracer.proxy.memo import REQUESTS, RESPONSES
@@ -297,8 +297,14 @@ def test_remembered_parses_give_the_same_events_as_parsing_again() -> None:
         REQUESTS.clear()
         RESPONSES.clear()
         cold = untimed(run(steps))
-        warm = untimed(run(steps))
+        warm_events = run(steps)
+        warm = untimed(warm_events)
         assert cold == warm, steps
+        # Remembered messages' events are written from templates (events.EncodedDetail):
+        # the text must be the encoder's own, and some must have been.
+        assert all(e.to_json() == encode_json(e.to_dict()) for e in warm_events), steps
+        if steps is conversations[0]:  # four remembered pings: all their events templated
+            assert sum(isinstance(e.detail, EncodedDetail) for e in warm_events) == 8
         assert len(of(run(steps), "http.response")) == sum(
             d.count(b"HTTP/1.1 ") for s, d in steps if s == "d"
         ), steps

@@ -17,7 +17,7 @@ from typing import Any
 
 import h11
 
-from tracer.events import Event, Layer
+from tracer.events import EncodedDetail, Event, Layer
 from tracer.proxy.exchange import FRAME_EXCERPT, Exchange
 from tracer.proxy.frames import FrameDecoder
 from tracer.proxy.h2 import PREFACE, H2Pipe
@@ -198,6 +198,25 @@ class ConnectionCore(Http1):
                 pid=self.peer.pid,
                 comm=self.peer.comm,
                 detail={"conn": self.conn, **detail},
+            )
+        )
+
+    def _emit_encoded(
+        self, kind: str, t: int, layer: Layer, detail: dict[str, Any], json_after_conn: str
+    ) -> None:
+        """_emit for a detail whose JSON text (what follows "conn") a template made: the
+        recorder then writes it without encoding it again (events.EncodedDetail)."""
+        self._out.append(
+            Event(
+                time_ns=t,
+                source="proxy",
+                layer=layer,
+                kind=kind,
+                pid=self.peer.pid,
+                comm=self.peer.comm,
+                detail=EncodedDetail(
+                    {"conn": self.conn, **detail}, f'{{"conn":{self.conn}{json_after_conn}'
+                ),
             )
         )
 

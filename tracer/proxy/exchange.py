@@ -107,6 +107,10 @@ class Exchange:
     content_type: str = ""
     described: dict[str, Any] | None = None  # the response body's description, once made
     reported: bool = False
+    # What a remembered parse made of the request and of the response (facts.py), where the
+    # exchange came from the memo: their events' JSON is then filled into a template.
+    remembered: Any = None
+    remembered_response: Any = None
 
     def errors_in_stream(self, data: bytes) -> list[str]:
         """Pull, push, build and load report failures as JSON lines inside a 200 stream:

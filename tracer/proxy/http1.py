@@ -18,7 +18,7 @@ from typing import Any
 
 import h11
 
-from tracer.events import Layer
+from tracer.events import Layer, encode_json, encode_string
 from tracer.proxy.exchange import FRAME_EXCERPT, Exchange
 from tracer.proxy.facts import (
     RequestFacts,
@@ -38,6 +38,29 @@ RAW_STREAM_TYPES = (
 )
 _END = h11.EndOfMessage()
 _MIRRORS: dict[tuple[bytes, ...], h11.Request] = {}  # (method, *headers) -> request told
+# The JSON of the detail fields a remembered message's facts decide, by facts object: the
+# events of a message seen before are its template filled in (events.EncodedDetail).
+_FIXED: dict[int, tuple[object, str]] = {}
+
+
+def _fixed_json(facts: object, detail: dict[str, Any], names: tuple[str, ...]) -> str:
+    """',"name":value' for each of `names` in `detail`, made once per facts object (which
+    decides those values: the caller's promise, checked by the tests on every event)."""
+    hit = _FIXED.get(id(facts))
+    if hit is not None and hit[0] is facts:
+        return hit[1]
+    if len(_FIXED) >= 512:  # bounded: the memo's own entries, and some it has forgotten
+        _FIXED.clear()
+    text = "".join(f",{encode_string(k)}:{encode_json(detail[k])}" for k in names)
+    _FIXED[id(facts)] = (facts, text)  # the reference keeps the id from being reused
+    return text
+
+
+_REQUEST_FIXED = (
+    *("method", "target", "path", "endpoint", "api_version", "query", "headers"),
+    *("body_size", "body_excerpt", "body_json"),  # an empty body's
+)
+_RESPONSE_FIXED = ("status", "reason", "headers", "body_size", "body_excerpt", "body_json")
 
 
 def _mirror_request(x: Exchange) -> h11.Request:
@@ -86,6 +109,11 @@ class Http1:
     def _emit(self, kind: str, t: int, layer: Layer = "cli", **detail: Any) -> None:
         raise NotImplementedError  # ConnectionCore's
 
+    def _emit_encoded(
+        self, kind: str, t: int, layer: Layer, detail: dict[str, Any], json_after_conn: str
+    ) -> None:
+        raise NotImplementedError  # ConnectionCore's
+
     def _hijack(self, x: Exchange, protocol: str, t: int) -> None:
         raise NotImplementedError  # ConnectionCore's: what follows is another protocol
 
@@ -97,6 +125,7 @@ class Http1:
         seen = REQUESTS.get(data) if idle else None
         if seen is not None and isinstance(seen.facts, RequestFacts):  # parsed before
             self._start_request(seen.facts, t)
+            self._unsent[-1].remembered = seen.facts
             self._request_done(self._unsent[-1], t)
             self._req_held = True  # until the answer, as h11 would be PAUSED
         else:
@@ -236,21 +265,25 @@ class Http1:
         self._reading = None
         body = x.request_body.describe(x.request_content_type)
         x.request_json = body["body_json"]
-        extra: dict[str, Any] = {} if complete else {"complete": False}
-        self._emit(
-            "http.request",
-            x.t_request,
-            seq=x.seq,
-            method=x.method,
-            target=x.target,
-            path=x.path,
-            endpoint=x.endpoint,
-            api_version=x.api_version,
-            query=x.query,
-            headers=x.headers,
+        detail: dict[str, Any] = {
+            "seq": x.seq,
+            "method": x.method,
+            "target": x.target,
+            "path": x.path,
+            "endpoint": x.endpoint,
+            "api_version": x.api_version,
+            "query": x.query,
+            "headers": x.headers,
             **body,
-            **extra,
-        )
+        }
+        if not complete:
+            detail["complete"] = False
+        elif x.remembered is not None and not x.request_body.size:  # all but seq are its facts'
+            fixed = _fixed_json(x.remembered, detail, _REQUEST_FIXED)
+            json_text = f',"seq":{x.seq}{fixed}}}'
+            self._emit_encoded("http.request", x.t_request, "cli", detail, json_text)
+            return
+        self._emit("http.request", x.t_request, **detail)
 
     def _pump_responses(self, t: int, eof: bool) -> bool:
         progressed = False
@@ -332,6 +365,7 @@ class Http1:
         if facts.body is not None:  # described before: only its size is needed
             x.response_body.size = len(seen.body)
             x.described = dict(facts.body)
+            x.remembered_response = facts
         else:
             x.response_body.add(seen.body)
         self._response_done(x, t)
@@ -389,25 +423,33 @@ class Http1:
         x.t_last = t
         body = x.described or x.response_body.describe(x.content_type)
         x.described = body
-        extra: dict[str, Any] = {} if complete else {"complete": False}
-        self._emit(
-            "http.response",
-            x.t_first,
-            layer="dockerd",
-            seq=x.seq,
-            method=x.method,
-            path=x.path,
-            endpoint=x.endpoint,
-            status=x.status,
-            reason=x.reason,
-            headers=x.response_headers,
+        detail: dict[str, Any] = {
+            "seq": x.seq,
+            "method": x.method,
+            "path": x.path,
+            "endpoint": x.endpoint,
+            "status": x.status,
+            "reason": x.reason,
+            "headers": x.response_headers,
             **body,
-            request_ns=x.t_request,
-            first_byte_ns=x.t_first,
-            last_byte_ns=x.t_last,
-            streaming=x.streaming,
-            **extra,
-        )
+            "request_ns": x.t_request,
+            "first_byte_ns": x.t_first,
+            "last_byte_ns": x.t_last,
+            "streaming": x.streaming,
+        }
+        if not complete:
+            detail["complete"] = False
+        if complete and x.remembered_response is not None and not x.streaming:
+            fixed = _fixed_json(x.remembered_response, detail, _RESPONSE_FIXED)
+            s = encode_string
+            json_text = (
+                f',"seq":{x.seq},"method":{s(x.method)},"path":{s(x.path)},'
+                f'"endpoint":{s(x.endpoint)}{fixed},"request_ns":{x.t_request},'
+                f'"first_byte_ns":{x.t_first},"last_byte_ns":{x.t_last},"streaming":false}}'
+            )
+            self._emit_encoded("http.response", x.t_first, "dockerd", detail, json_text)
+        else:
+            self._emit("http.response", x.t_first, layer="dockerd", **detail)
         self.book.learn_exchange(x.method, x.endpoint, x.query, x.request_json, body["body_json"])
 
     def _stream_data(self, x: Exchange, data: bytes, t: int) -> None:
