@@ -9,7 +9,7 @@
  * exchange that is socat's work, poll + recv + send per direction, and nothing else: the
  * interpreter's ~15 µs per turn of the loop (bench/proxy.md) are gone from the forwarded path.
  *
- * It does exactly what Relay.duplex_python does, event for event, and the same tests run
+ * It does exactly what Relay.duplex (the Python loop) does, event for event, and the same tests run
  * against both (tests/unit/test_proxy_server.py). Built by setuptools as an optional extension:
  * where it could not be built, relay.py uses the Python loop.
  *
@@ -161,8 +161,11 @@ static PyMethodDef methods[] = {
 };
 
 static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "_duplex", "The relay's duplex loop in C (see relay.py).", -1,
-    methods,
+    PyModuleDef_HEAD_INIT,
+    .m_name = "_duplex",
+    .m_doc = "The relay's duplex loop in C (see relay.py).",
+    .m_size = -1,
+    .m_methods = methods,
 };
 
 PyMODINIT_FUNC PyInit__duplex(void) { return PyModule_Create(&module); }
