@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tracer.endpoint import Endpoint, current_endpoint, try_connect
+from tracer.proxy import relay
 from tracer.sources import doctor
 
 
@@ -145,3 +146,12 @@ def test_endpoint_from_context(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     assert ep.url == "tcp://10.0.0.9:2376"
     assert ep.origin == "context remote"
     assert current_endpoint({"DOCKER_HOST": "unix:///x.sock"}).origin == "DOCKER_HOST"
+
+
+def test_the_relay_check_says_which_loop_forwards(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(relay, "_duplex", None)
+    python = doctor.check_relay()
+    assert python.ok and "Python" in python.found and "gcc and python3-dev" in python.warning
+    monkeypatch.setattr(relay, "_duplex", object())
+    c = doctor.check_relay()
+    assert c.ok and "in C" in c.found and not c.warning

@@ -90,6 +90,11 @@ def peer_proc(creds: bytes) -> bytes:
         return b""
 
 
+def duplex_in_c() -> bool:
+    """Whether connections are relayed by the C loop (_duplex.c) rather than the Python one."""
+    return _duplex is not None
+
+
 OPEN, CLIENT, DAEMON, CLIENT_EOF, DAEMON_EOF, UNREACHABLE, CLOSE = range(1, 8)
 _FLUSH, _END, _READ_ERROR, _WRITE_ERROR, _SPLIT = range(1, 6)  # _duplex.run's ways out
 

@@ -20,6 +20,7 @@ from tracer.endpoint import (
     inspect_socket_file,
     try_connect,
 )
+from tracer.proxy import relay
 from tracer.sources import engine
 
 CAP_PERFMON = 38
@@ -305,6 +306,19 @@ def check_processes() -> Check:
     )
 
 
+def check_relay() -> Check:
+    """Which loop the proxy forwards with: C where the install could build it, else Python."""
+    if relay.duplex_in_c():
+        return Check("relay", True, "the proxy relays in C (tracer/proxy/_duplex.c)")
+    return Check(
+        "relay",
+        True,
+        "the proxy relays in Python (its C loop was not built, or DOCKERTRACE_RELAY=python)",
+        warning="`GET /_ping` through the proxy costs ~5 % more than with the C loop: install "
+        "gcc and python3-dev, then `.venv/bin/pip install -e .`",
+    )
+
+
 def diagnose(load_bcc: bool = True) -> Report:
     ep = current_endpoint()
     privileged = check_privileges()
@@ -320,5 +334,6 @@ def diagnose(load_bcc: bool = True) -> Report:
         lambda: check_bcc(load=load_bcc and privileged.ok),
         check_tracefs,
         check_processes,
+        check_relay,
     ]
     return Report([step() for step in steps])
