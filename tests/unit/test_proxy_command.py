@@ -5,7 +5,9 @@ from __future__ import annotations
 import io
 from typing import Any
 
-from tracer.cli.proxy import FRAME_LINES_PER_SECOND, ExchangePrinter
+import pytest
+
+from tracer.cli.proxy import FRAME_LINES_PER_SECOND, ExchangePrinter, main
 from tracer.events import Event
 
 
@@ -59,3 +61,12 @@ def test_an_unreachable_daemon_is_said_plainly() -> None:
     )
     assert "cannot be reached (Connection refused)" in line
     assert "without an answer" in line
+
+
+def test_a_bad_batch_is_refused_with_its_range(capsys: pytest.CaptureFixture[str]) -> None:
+    for bad in ("0", "soon"):
+        with pytest.raises(SystemExit) as stop:
+            main(["--batch-ms", bad])
+        assert stop.value.code == 2
+        err = capsys.readouterr().err
+        assert "--batch-ms" in err and ("between 1 and 100 ms" in err or "'soon'" in err)

@@ -109,10 +109,14 @@ UPGRADED = (
 )
 
 
-def test_forwards_and_records_over_keep_alive(upstream: str, listen_dir: Path) -> None:
+@pytest.mark.parametrize("batch_ms", [5.0, 20.0])  # the app's, and `dockertrace proxy`'s
+def test_forwards_and_records_over_keep_alive(
+    upstream: str, listen_dir: Path, batch_ms: float
+) -> None:
     events: list[Event] = []
     sock = listen_dir / "docker.sock"
-    with Proxy(listen=f"unix://{sock}", upstream=f"unix://{upstream}", sink=events.append) as p:
+    up = f"unix://{upstream}"
+    with Proxy(listen=f"unix://{sock}", upstream=up, sink=events.append, batch_ms=batch_ms) as p:
         assert p.address == f"unix://{sock}"
         assert oct(os.stat(sock).st_mode & 0o777) == "0o660"
         with httpx.Client(transport=httpx.HTTPTransport(uds=str(sock))) as c:
@@ -221,6 +225,12 @@ def test_a_daemon_that_writes_before_it_reads_never_stalls_the_relay(listen_dir:
         len(to_daemon),
         size - size % 251,
     )
+
+
+def test_a_batch_outside_its_range_is_refused(upstream: str, listen_dir: Path) -> None:
+    for bad in (0.0, 500.0):
+        with pytest.raises(ValueError, match="between 1 and 100 ms"):
+            Proxy(listen=f"unix://{listen_dir}/d.sock", upstream=f"unix://{upstream}", batch_ms=bad)
 
 
 def test_unreachable_daemon_closes_without_a_fake_answer(listen_dir: Path) -> None:

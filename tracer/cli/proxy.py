@@ -17,7 +17,7 @@ from typing import Any, TextIO
 from tracer.endpoint import current_endpoint
 from tracer.events import Event
 from tracer.proxy.listen import ProxyError, TlsConfig
-from tracer.proxy.server import DEFAULT_LISTEN, RECORDER_PRIORITIES, Proxy
+from tracer.proxy.server import BATCH_MS_RANGE, DEFAULT_LISTEN, RECORDER_PRIORITIES, Proxy
 from tracer.record.format import Recorder, make_header
 
 _LONG_ID = re.compile(r"\b[0-9a-f]{64}\b")  # shown shortened, as docker ps does
@@ -136,6 +136,7 @@ def run(args: argparse.Namespace) -> int:
         sink=sinks[0] if len(sinks) == 1 else _fan_out(*sinks),
         tls=tls,
         recorder_priority=args.recorder_priority,
+        batch_ms=args.batch_ms,
     )
     stop = threading.Event()
 
@@ -172,6 +173,17 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _batch_ms(text: str) -> float:
+    low, high = BATCH_MS_RANGE
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of milliseconds: {text!r}") from None
+    if not low <= value <= high:
+        raise argparse.ArgumentTypeError(f"between {low:g} and {high:g} ms, not {value:g}")
+    return value
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("proxy", help="run the recording Docker API proxy alone")
     p.add_argument(
@@ -188,6 +200,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         choices=RECORDER_PRIORITIES,
         default="idle",
         help="CPU priority of the recording thread (default idle: it only uses spare CPU)",
+    )
+    p.add_argument(
+        "--batch-ms",
+        type=_batch_ms,
+        default=20.0,
+        help="how long copies gather before the recorder takes them together (default 20; "
+        "the app's live views use 5: fewer wake-ups, at the price of events up to this late)",
     )
     p.add_argument("--tls-cert", help="server certificate (PEM) for tcp:// listening")
     p.add_argument("--tls-key", help="its private key (PEM)")

@@ -26,7 +26,7 @@ with the interpreter out of the forwarded path: bench/proxy.md); Relay.duplex is
 in Python, used where it could not be built, and the tests run both.
 
 Run by tracer.proxy.server:
-    python -m tracer.proxy.relay LISTEN_FD CHANNEL_FD UPSTREAM [TLS_CERT TLS_KEY TLS_CA]
+    python -m tracer.proxy.relay LISTEN_FD CHANNEL_FD UPSTREAM HOLD_MS [TLS_CERT TLS_KEY TLS_CA]
 """
 
 from __future__ import annotations
@@ -60,8 +60,9 @@ if os.environ.get("DOCKERTRACE_RELAY") == "python":  # the tests run both
 
 CHUNK = 256 * 1024
 CHANNEL_BUFFER = 4 * 1024 * 1024  # copies the recorder may fall behind by before relays wait
-# A connection's copies of small chunks (an API exchange) wait this long, or until there are
-# this many bytes of them, to go to the channel together: fewer calls here, fewer reads there.
+# A connection's copies of small chunks (an API exchange) wait HOLD_NS (the parent may say
+# otherwise: Proxy's batch_ms), or until there are HOLD_BYTES of them, to go to the channel
+# together: fewer calls here, fewer reads there.
 HOLD_NS = 5_000_000
 HOLD_BYTES = 64 * 1024
 SPLICE_AFTER = 16 * 1024  # a read this big means bulk data: that direction goes to splice(2)
@@ -140,8 +141,10 @@ class Forwarder:
         channel: socket.socket,
         upstream: str,
         tls: ssl.SSLContext | None = None,
+        hold_ns: int = HOLD_NS,
     ) -> None:
         self.listener = listener
+        self.hold_ns = hold_ns
         self.tls = tls
         self.channel = channel
         self.upstream = upstream
@@ -348,16 +351,16 @@ class Relay:
     def duplex(self, client: socket.socket, upstream: socket.socket) -> None:
         """Both directions on this one thread, for as long as every write completes at once
         (an API exchange: a request, its answer, the next request). No second thread means
-        no GIL handed over per exchange, and the copies of small chunks are held (at most
-        HOLD_NS, or HOLD_BYTES of them) and sent to the channel together: per exchange the
-        relay makes socat's calls, poll + recv + send per direction, and no more.
+        no GIL handed over per exchange, and the copies of small chunks are held (for the
+        Forwarder's hold_ns at most, or HOLD_BYTES of them) and sent to the channel together:
+        per exchange the relay makes socat's calls, poll + recv + send per direction, no more.
 
         A write that cannot complete at once (a peer not reading) or a bulk daemon read hands
         the connection to one blocking thread per direction (pump): one direction waiting
         must never stop the other. A direction that ends leaves the other to pump as well."""
         conn, pack, put_items = self.conn, ITEM.pack, self.fwd.put_items
         now, mono, dontwait = time.clock_gettime_ns, time.CLOCK_MONOTONIC, socket.MSG_DONTWAIT
-        hold_ns, hold_bytes = HOLD_NS, HOLD_BYTES
+        hold_ns, hold_bytes = self.fwd.hold_ns, HOLD_BYTES
         no_splice = CHUNK + 1  # (a read never reaches it)
         # Per side: what the loop needs, looked up once (this loop runs twice per exchange).
         sides = {
@@ -429,7 +432,7 @@ class Relay:
         ways out, but the interpreter runs only when the held copies go to the channel (under
         the Forwarder's lock) and when the connection leaves duplex mode."""
         assert _duplex is not None
-        run, put_items = _duplex.run, self.fwd.put_items
+        run, put_items, hold_ns = _duplex.run, self.fwd.put_items, self.fwd.hold_ns
         socks, tags = (client, upstream), (CLIENT, DAEMON)
         fds = client.fileno(), upstream.fileno()
         bulk = CHUNK + 1, (SPLICE_AFTER if TEE is not None else CHUNK + 1)
@@ -439,7 +442,7 @@ class Relay:
         held_len = due = 0
         while True:
             event, side, n, sent, t, err, held_len, due = run(
-                *fds, *tags, self.conn, buffer, held, held_len, due, HOLD_NS, HOLD_BYTES, *bulk
+                *fds, *tags, self.conn, buffer, held, held_len, due, hold_ns, HOLD_BYTES, *bulk
             )
             put_items(held_view[:held_len])  # every way out sends the held copies first
             held_len = 0
@@ -637,6 +640,7 @@ class Relay:
 def main(argv: list[str]) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the parent, which stops us
     listen_fd, channel_fd, upstream = int(argv[0]), int(argv[1]), argv[2]
+    hold_ns = int(float(argv[3]) * 1_000_000)
     listener = socket.socket(fileno=listen_fd)
     channel = socket.socket(fileno=channel_fd)
     for option in (SO_SNDBUFFORCE, socket.SO_SNDBUF):  # FORCE exceeds wmem_max, as root
@@ -644,14 +648,14 @@ def main(argv: list[str]) -> int:
             channel.setsockopt(socket.SOL_SOCKET, option, CHANNEL_BUFFER)
             break
     tls = None
-    if len(argv) == 6:  # cert, key, ca: listening on TCP requires verified client certs
+    if len(argv) == 7:  # cert, key, ca: listening on TCP requires verified client certs
         tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         tls.minimum_version = ssl.TLSVersion.TLSv1_2
-        tls.load_cert_chain(argv[3], argv[4])
-        tls.load_verify_locations(argv[5])
+        tls.load_cert_chain(argv[4], argv[5])
+        tls.load_verify_locations(argv[6])
         tls.verify_mode = ssl.CERT_REQUIRED
     gc.freeze()  # start-up's objects live as long as we do: keep them out of full collections
-    Forwarder(listener, channel, upstream, tls).run()
+    Forwarder(listener, channel, upstream, tls, hold_ns).run()
     return 0
 
 

@@ -50,9 +50,14 @@ DEFAULT_LISTEN = f"unix://{DEFAULT_SOCKET}"
 # forwarding waits for it: memory stays bounded and nothing is dropped.
 RECORDER_PRIORITIES = ("idle", "low", "normal")
 # The recorder reads the channel in batches (see Proxy._record): a read shorter than
-# BATCH_MIN is followed by a BATCH_WAIT pause. The buffer holds the largest item twice over.
+# BATCH_MIN is followed by a pause of batch_ms, which is also how long the relay holds the
+# copies of small chunks. 5 ms for the app's live views (an event reaches the screen within
+# ~10 ms of its bytes); `dockertrace proxy` takes 20 (events printed or written to a file: a
+# quarter of the recorder's wake-ups and CPU per /_ping, bench/proxy.md). The buffer holds the
+# largest item twice over.
 BATCH_MIN = 64 * 1024
-BATCH_WAIT = 0.005
+BATCH_MS = 5.0
+BATCH_MS_RANGE = (1.0, 100.0)  # above 100 ms a person watching sees the events lag
 RECORDER_BUFFER = 2 * (relay.PIPE_SIZE + relay.ITEM.size)
 
 __all__ = ["DEFAULT_LISTEN", "DEFAULT_SOCKET", "Proxy", "ProxyError", "TlsConfig"]
@@ -73,10 +78,15 @@ class Proxy:
         sink: EventSink | None = None,
         tls: TlsConfig | None = None,
         recorder_priority: str = "low",
+        batch_ms: float = BATCH_MS,
     ) -> None:
         if recorder_priority not in RECORDER_PRIORITIES:
             raise ValueError(f"recorder_priority must be one of {RECORDER_PRIORITIES}")
+        if not BATCH_MS_RANGE[0] <= batch_ms <= BATCH_MS_RANGE[1]:
+            low, high = BATCH_MS_RANGE
+            raise ValueError(f"batch_ms must be between {low:g} and {high:g} ms, not {batch_ms:g}")
         self.recorder_priority = recorder_priority
+        self.batch_ms = batch_ms
         self.listen = listen
         self.upstream = upstream or current_endpoint().url
         self.sink: EventSink = sink or _ignore
@@ -103,6 +113,7 @@ class Proxy:
             str(listener.fileno()),
             str(theirs.fileno()),
             self.upstream,
+            f"{self.batch_ms:g}",
         ]
         if self.tls is not None:
             argv += [self.tls.cert, self.tls.key, self.tls.ca]
@@ -163,11 +174,12 @@ class Proxy:
     def _record(self) -> None:
         """Read the child's framed copies until it closes the channel; feed and emit.
 
-        Copies are read in batches: after a short read the recorder sleeps BATCH_WAIT before
+        Copies are read in batches: after a short read the recorder sleeps batch_ms before
         reading again, so a keep-alive poll costs it one wake-up per batch, not two per
         exchange (and the relay's writes to the channel wake nobody). A full read means bulk
         traffic: it reads on at once. Payloads are views into one reused buffer."""
         _lower_priority(self.recorder_priority)
+        pause = self.batch_ms / 1000
         assert self._channel is not None
         recv_into = self._channel.recv_into
         feed = _Feeder(self.upstream, self.sink)
@@ -197,7 +209,7 @@ class Proxy:
                 buffer[: end - start] = buffer[start:end]
                 start, end = 0, end - start
             if n < BATCH_MIN:
-                time.sleep(BATCH_WAIT)
+                time.sleep(pause)
         feed.close_all()
 
 
