@@ -51,8 +51,8 @@ DEFAULT_LISTEN = f"unix://{DEFAULT_SOCKET}"
 RECORDER_PRIORITIES = ("idle", "low", "normal")
 # The recorder reads the channel in batches (see Proxy._record): a read shorter than
 # BATCH_MIN is followed by a pause of batch_ms, which is also how long the relay holds the
-# copies of small chunks. 5 ms for the app's live views (an event reaches the screen within
-# ~10 ms of its bytes); `dockertrace proxy` takes 20 (events printed or written to a file: a
+# copies of small chunks. 5 ms for the app's live views (the hold and the pause add at most
+# ~10 ms to an event's way to the screen); `dockertrace proxy` takes 20 (events printed or written to a file: a
 # quarter of the recorder's wake-ups and CPU per /_ping, bench/proxy.md). The buffer holds the
 # largest item twice over.
 BATCH_MIN = 64 * 1024
