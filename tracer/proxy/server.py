@@ -52,9 +52,9 @@ RECORDER_PRIORITIES = ("idle", "low", "normal")
 # The recorder reads the channel in batches (see Proxy._record): a read shorter than
 # BATCH_MIN is followed by a pause of batch_ms, which is also how long the relay holds the
 # copies of small chunks. 5 ms for the app's live views (the hold and the pause add at most
-# ~10 ms to an event's way to the screen); `dockertrace proxy` takes 20 (events printed or written to a file: a
-# quarter of the recorder's wake-ups and CPU per /_ping, bench/proxy.md). The buffer holds the
-# largest item twice over.
+# ~10 ms to an event's way to the screen); `dockertrace proxy` takes 20 (events printed or
+# written to a file: a quarter of the recorder's wake-ups, and less CPU per /_ping:
+# bench/proxy.md). The buffer holds the largest item twice over.
 BATCH_MIN = 64 * 1024
 BATCH_MS = 5.0
 BATCH_MS_RANGE = (1.0, 100.0)  # above 100 ms a person watching sees the events lag
