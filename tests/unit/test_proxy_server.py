@@ -377,6 +377,49 @@ def test_a_bulk_hijacked_stream_is_spliced_byte_for_byte_and_every_frame_recorde
     assert closed.detail["bytes_out"] == len(received)
 
 
+def test_a_slow_recorder_makes_a_bulk_stream_wait_and_loses_nothing(listen_dir: Path) -> None:
+    """The recorder reads a bulk stream's copies from a pipe of its own (relay.splice_rest):
+    when it falls a pipe behind (here a sink that takes 20 ms an event), forwarding waits for
+    it; every byte still arrives and is recorded, and no copy pipe is left open."""
+    path, srv = bound_daemon(listen_dir, "slow")
+    payload = bytes(range(256)) * 256  # 64 KiB frames
+    stream = b"".join(
+        bytes([1, 0, 0, 0]) + len(payload).to_bytes(4, "big") + payload for _ in range(256)
+    )  # 16 MiB
+
+    def serve() -> None:
+        conn, _ = srv.accept()
+        conn.recv(65536)
+        conn.sendall(UPGRADED)
+        for i in range(0, len(stream), 65536):
+            conn.sendall(stream[i : i + 65536])
+        conn.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    events: list[Event] = []
+
+    def slow(e: Event) -> None:
+        if e.kind == "stream.frame":
+            time.sleep(0.02)
+        events.append(e)
+
+    fds_before = len(os.listdir("/proc/self/fd"))
+    with Proxy(listen=f"unix://{listen_dir}/d.sock", upstream=f"unix://{path}", sink=slow) as p:
+        c = client_of(p)
+        c.sendall(ATTACH)
+        received = bytearray()
+        while chunk := c.recv(1 << 20):
+            received += chunk
+        c.close()
+        wait_for(lambda: any(e.kind == "conn.close" for e in events), timeout=60)
+    srv.close()
+    assert bytes(received[received.find(b"\r\n\r\n") + 4 :]) == stream
+    frames = [e for e in events if e.kind == "stream.frame"]
+    assert sum(e.detail["size"] for e in frames) == len(stream) - 256 * 8
+    assert not [e for e in events if e.kind == "proxy.error"]
+    wait_for(lambda: len(os.listdir("/proc/self/fd")) <= fds_before)
+
+
 def test_a_stream_written_in_small_pieces_is_spliced_without_stalling(listen_dir: Path) -> None:
     """dockerd writes each frame's 8-byte header and its payload separately: spliced, every
     piece takes a pipe buffer slot, so the recorder's copy pipe fills by its slots before its

@@ -17,8 +17,10 @@ stays bounded and no copy is dropped.
 
 Bulk daemon->client bytes (a read of SPLICE_AFTER or more: a container's output, a big log)
 switch that direction to splice(2): socket -> pipe -> client socket inside the kernel, the
-recorder's copy a tee(2) of the pipe spliced into the channel, so no byte is copied through
-Python (bench/proxy.md); that direction, too, then gets a thread of its own. Small messages
+recorder's copy a tee(2) of the pipe into a copy pipe the recorder reads itself (its read end
+passed over the channel once; the channel then only says how many bytes went in), so no byte
+is copied through this process (bench/proxy.md); that direction, too, then gets a thread of
+its own. Small messages
 keep recv/send: fewer system calls per exchange.
 
 The duplex loop runs in C where set-up could build it (_duplex.c, the same calls and copies
@@ -97,6 +99,11 @@ def duplex_in_c() -> bool:
 
 
 OPEN, CLIENT, DAEMON, CLIENT_EOF, DAEMON_EOF, UNREACHABLE, CLOSE = range(1, 8)
+# A bulk daemon->client direction's copies stay in a pipe the recorder reads itself: COPY_PIPE
+# hands it the pipe's read end (SCM_RIGHTS, empty payload), each DAEMON_PIPED says that the
+# next SIZE bytes in it are that connection's daemon bytes (payload: SIZE, 4 bytes).
+COPY_PIPE, DAEMON_PIPED = 8, 9
+PIPED = struct.Struct("<I")
 _FLUSH, _END, _READ_ERROR, _WRITE_ERROR, _SPLIT = range(1, 6)  # _duplex.run's ways out
 
 
@@ -206,16 +213,22 @@ class Forwarder:
         except OSError:
             os._exit(0)
 
-    def put_spliced(self, kind: int, conn: int, pipe: int, size: int, t: int) -> None:
-        """put() for a copy that is in a pipe (a tee of forwarded bytes): spliced into the
-        channel, never through Python."""
-        head = ITEM.pack(kind, conn, t, size)
-        channel = self.channel.fileno()
+    def put_pipe(self, conn: int, pipe: int) -> None:
+        """Hand the recorder the read end of a connection's copy pipe (it reads it itself)."""
+        head = ITEM.pack(COPY_PIPE, conn, clock(), 0)
         try:
             with self.send_lock:
-                self.channel.sendall(head)
-                while size:
-                    size -= os.splice(pipe, channel, size)
+                socket.send_fds(self.channel, [head], [pipe])
+        except OSError:
+            os._exit(0)
+
+    def put_piped(self, conn: int, size: int, t: int) -> None:
+        """The next `size` bytes in the connection's copy pipe are its daemon bytes from t."""
+        try:
+            with self.send_lock:
+                self.channel.sendall(
+                    ITEM.pack(DAEMON_PIPED, conn, t, PIPED.size) + PIPED.pack(size)
+                )
         except OSError:
             os._exit(0)
 
@@ -529,18 +542,24 @@ class Relay:
 
     def splice_rest(self, src: socket.socket, dst: socket.socket) -> str | None:
         """Relay the rest of a bulk daemon->client direction through a pipe (splice: the bytes
-        never enter Python); the recorder's copy is a tee of that pipe, spliced into the
-        channel after the bytes went on, one item per burst (until the daemon pauses, or the
-        copy pipe is full): fewer calls here and fewer items for the recorder. Returns the
-        error that ended it ("" at EOF), or None if splicing is not possible here (the caller
-        goes on with recv/send)."""
+        never enter Python). The recorder's copy is a tee of that pipe into a second pipe whose
+        read end the recorder holds and reads itself (no byte copied through this process or
+        the channel); the channel only says how many bytes went in, one item per burst (until
+        the daemon pauses, or the copy pipe is full). A recorder that falls a pipe behind makes
+        the next tee wait for room: bounded, nothing dropped. Returns the error that ended it
+        ("" at EOF), or None if splicing is not possible here (the caller goes on with
+        recv/send)."""
         pipes = _pipes()
         if pipes is None:
             return None
         (pipe_r, pipe_w), (copy_r, copy_w), size = pipes
         s, d = src.fileno(), dst.fileno()
-        put = self.fwd.put_spliced
-        held, t_held = 0, 0  # bytes teed into the copy pipe, not yet put; the first one's time
+        self.fwd.put_pipe(self.conn, copy_r)
+        os.close(copy_r)  # the recorder has its own
+        put = self.fwd.put_piped
+        room = select.poll()
+        room.register(copy_w, select.POLLOUT)
+        held, t_held = 0, 0  # bytes teed into the copy pipe, not yet said; the first one's time
         try:
             while True:
                 try:
@@ -548,7 +567,7 @@ class Relay:
                         n = os.splice(s, pipe_w, size, flags=os.SPLICE_F_NONBLOCK)
                     except BlockingIOError:  # a pause: the copies so far go to the recorder
                         if held:
-                            put(DAEMON, self.conn, copy_r, held, t_held)
+                            put(self.conn, held, t_held)
                             held = 0
                         n = os.splice(s, pipe_w, size)
                 except OSError as e:
@@ -556,21 +575,20 @@ class Relay:
                 if not n:
                     return ""
                 t = clock()
-                if held + n > size:  # no room left in the copy pipe for this chunk's tee
-                    put(DAEMON, self.conn, copy_r, held, t_held)
-                    held = 0
                 while n:  # tee what is in the pipe, then forward that much of it
                     copied = TEE(pipe_r, copy_w, n, SPLICE_F_NONBLOCK) if TEE else -1
-                    if copied < 0 and held and ctypes.get_errno() == errno.EAGAIN:
-                        # The copy pipe is full: by its slots (a pipe buffer per piece the
-                        # daemon wrote, an 8-byte frame header too), which come before its
-                        # bytes do. A blocking tee would wait here for ever.
-                        put(DAEMON, self.conn, copy_r, held, t_held)
-                        held = 0
+                    if copied < 0 and ctypes.get_errno() == errno.EAGAIN:
+                        # The copy pipe is full (by its bytes, or by its slots: a pipe buffer
+                        # per piece the daemon wrote): the recorder reads what it was told of,
+                        # and forwarding waits for the room it makes.
+                        if held:
+                            put(self.conn, held, t_held)
+                            held = 0
+                        room.poll()
                         continue
                     if copied <= 0:  # never seen: tee refused; back to recv
                         if held:
-                            put(DAEMON, self.conn, copy_r, held, t_held)
+                            put(self.conn, held, t_held)
                             held = 0
                         self.unsplice(pipe_r, n, dst, t)
                         return None
@@ -584,8 +602,8 @@ class Relay:
                         return f"client write: {e.strerror or e}"
         finally:
             if held:  # every forwarded byte's copy reaches the recorder
-                put(DAEMON, self.conn, copy_r, held, t_held)
-            for fd in (pipe_r, pipe_w, copy_r, copy_w):
+                put(self.conn, held, t_held)
+            for fd in (pipe_r, pipe_w, copy_w):
                 os.close(fd)
 
     def unsplice(self, pipe_r: int, n: int, dst: socket.socket, t: int) -> None:

@@ -23,6 +23,7 @@ socket replaced, TCP only with TLS and verified client certificates).
 
 from __future__ import annotations
 
+import array
 import contextlib
 import os
 import socket
@@ -30,6 +31,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import deque
 from types import TracebackType
 
 from tracer.endpoint import current_endpoint
@@ -181,36 +183,103 @@ class Proxy:
         _lower_priority(self.recorder_priority)
         pause = self.batch_ms / 1000
         assert self._channel is not None
-        recv_into = self._channel.recv_into
+        recvmsg_into = self._channel.recvmsg_into
         feed = _Feeder(self.upstream, self.sink)
         head = relay.ITEM.size
         unpack = relay.ITEM.unpack_from
         buffer = bytearray(RECORDER_BUFFER)
         view = memoryview(buffer)
+        pipes = _CopyPipes()
         start = end = 0  # buffer[start:end] holds bytes of items not yet complete
-        while True:
+        try:
+            while True:
+                try:
+                    n, ancillary, _, _ = recvmsg_into([view[end:]], _ANCILLARY)
+                except OSError:
+                    n, ancillary = 0, []
+                pipes.received(ancillary)
+                if not n:
+                    break
+                end += n
+                while end - start >= head:
+                    kind, conn, t, size = unpack(buffer, start)
+                    if end - start - head < size:
+                        break
+                    payload = view[start + head : start + head + size]
+                    if kind == relay.COPY_PIPE:
+                        pipes.claim(conn)
+                    elif kind == relay.DAEMON_PIPED:
+                        pipes.read(conn, relay.PIPED.unpack(payload)[0], t, feed)
+                    else:
+                        feed(kind, conn, t, payload)
+                        if kind == relay.CLOSE:
+                            pipes.drop(conn)
+                    start += head + size
+                feed.flush()
+                if start == end:
+                    start = end = 0
+                elif len(buffer) - end < relay.PIPE_SIZE + head:  # room for a whole item again
+                    buffer[: end - start] = buffer[start:end]
+                    start, end = 0, end - start
+                if n < BATCH_MIN:
+                    time.sleep(pause)
+            feed.close_all()
+        finally:
+            pipes.close()
+
+
+# Room for the descriptors one read of the channel may bring (a copy pipe per bulk stream).
+_ANCILLARY = socket.CMSG_SPACE(64 * array.array("i").itemsize)
+
+
+class _CopyPipes:
+    """The copy pipes of bulk streams, which the recorder reads itself (relay.splice_rest):
+    their read ends arrive with COPY_PIPE items; DAEMON_PIPED items say how much to read."""
+
+    def __init__(self) -> None:
+        self.arrived: deque[int] = deque()  # descriptors not yet claimed by their item
+        self.by_conn: dict[int, int] = {}
+        self.buffer = bytearray(relay.PIPE_SIZE)
+
+    def received(self, ancillary: list[tuple[int, int, bytes]]) -> None:
+        for level, kind, data in ancillary:
+            if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+                fds = array.array("i")
+                fds.frombytes(data[: len(data) - len(data) % fds.itemsize])
+                self.arrived.extend(fds)
+
+    def claim(self, conn: int) -> None:
+        self.drop(conn)
+        if self.arrived:  # (a read's descriptors come with its first byte, so before this)
+            self.by_conn[conn] = self.arrived.popleft()
+
+    def read(self, conn: int, size: int, t: int, feed: _Feeder) -> None:
+        """Feed the next `size` bytes of the connection's copy pipe (already in it)."""
+        fd = self.by_conn.get(conn)
+        view = memoryview(self.buffer)
+        while size:
             try:
-                n = recv_into(view[end:])
+                n = os.readv(fd, [view[: min(size, len(view))]]) if fd is not None else 0
             except OSError:
                 n = 0
-            if not n:
-                break
-            end += n
-            while end - start >= head:
-                kind, conn, t, size = unpack(buffer, start)
-                if end - start - head < size:
-                    break
-                feed(kind, conn, t, view[start + head : start + head + size])
-                start += head + size
-            feed.flush()
-            if start == end:
-                start = end = 0
-            elif len(buffer) - end < relay.PIPE_SIZE + head:  # room for a whole item again
-                buffer[: end - start] = buffer[start:end]
-                start, end = 0, end - start
-            if n < BATCH_MIN:
-                time.sleep(pause)
-        feed.close_all()
+            if not n:  # never seen: the descriptor was lost (more of them than _ANCILLARY)
+                detail = {"conn": conn, "error": f"recorder: a copy pipe was lost; {size} B"}
+                feed.emit([Event(t, "proxy", "proxy", "proxy.error", detail=detail)])
+                return
+            feed(relay.DAEMON, conn, t, view[:n])
+            size -= n
+
+    def drop(self, conn: int) -> None:
+        fd = self.by_conn.pop(conn, None)
+        if fd is not None:
+            os.close(fd)
+
+    def close(self) -> None:
+        for fd in [*self.by_conn.values(), *self.arrived]:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self.by_conn.clear()
+        self.arrived.clear()
 
 
 class _Feeder:
