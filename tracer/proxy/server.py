@@ -201,6 +201,7 @@ class Proxy:
                 if not n:
                     break
                 end += n
+                got = n  # the batch's bytes: the channel's, and those read from copy pipes
                 while end - start >= head:
                     kind, conn, t, size = unpack(buffer, start)
                     if end - start - head < size:
@@ -209,7 +210,7 @@ class Proxy:
                     if kind == relay.COPY_PIPE:
                         pipes.claim(conn)
                     elif kind == relay.DAEMON_PIPED:
-                        pipes.read(conn, relay.PIPED.unpack(payload)[0], t, feed)
+                        got += pipes.read(conn, relay.PIPED.unpack(payload)[0], t, feed)
                     else:
                         feed(kind, conn, t, payload)
                         if kind == relay.CLOSE:
@@ -221,7 +222,7 @@ class Proxy:
                 elif len(buffer) - end < relay.PIPE_SIZE + head:  # room for a whole item again
                     buffer[: end - start] = buffer[start:end]
                     start, end = 0, end - start
-                if n < BATCH_MIN:
+                if got < BATCH_MIN:  # else bulk traffic: read on at once
                     time.sleep(pause)
             feed.close_all()
         finally:
@@ -253,10 +254,12 @@ class _CopyPipes:
         if self.arrived:  # (a read's descriptors come with its first byte, so before this)
             self.by_conn[conn] = self.arrived.popleft()
 
-    def read(self, conn: int, size: int, t: int, feed: _Feeder) -> None:
-        """Feed the next `size` bytes of the connection's copy pipe (already in it)."""
+    def read(self, conn: int, size: int, t: int, feed: _Feeder) -> int:
+        """Feed the next `size` bytes of the connection's copy pipe (already in it); returns
+        how many were read."""
         fd = self.by_conn.get(conn)
         view = memoryview(self.buffer)
+        wanted = size
         while size:
             try:
                 n = os.readv(fd, [view[: min(size, len(view))]]) if fd is not None else 0
@@ -265,9 +268,10 @@ class _CopyPipes:
             if not n:  # never seen: the descriptor was lost (more of them than _ANCILLARY)
                 detail = {"conn": conn, "error": f"recorder: a copy pipe was lost; {size} B"}
                 feed.emit([Event(t, "proxy", "proxy", "proxy.error", detail=detail)])
-                return
+                break
             feed(relay.DAEMON, conn, t, view[:n])
             size -= n
+        return wanted - size
 
     def drop(self, conn: int) -> None:
         fd = self.by_conn.pop(conn, None)
