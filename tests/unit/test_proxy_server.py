@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import socketserver
@@ -398,8 +399,23 @@ def test_a_slow_recorder_makes_a_bulk_stream_wait_and_loses_nothing(listen_dir: 
     threading.Thread(target=serve, daemon=True).start()
     events: list[Event] = []
 
+    def inheritable_pipes() -> set[str]:
+        """Pipes a child of this process would get."""
+        found = set()
+        for fd in os.listdir("/proc/self/fd"):
+            with contextlib.suppress(OSError):
+                pipe = os.readlink(f"/proc/self/fd/{fd}").startswith("pipe:")
+                if pipe and os.get_inheritable(int(fd)):
+                    found.add(fd)
+        return found
+
+    inheritable = inheritable_pipes()  # (this process's stdout, say)
+    while_streaming: list[set[str]] = []
+
     def slow(e: Event) -> None:
         if e.kind == "stream.frame":
+            if not while_streaming:  # the first frame: the copy pipe is here
+                while_streaming.append(inheritable_pipes())
             time.sleep(0.02)
         events.append(e)
 
@@ -417,6 +433,7 @@ def test_a_slow_recorder_makes_a_bulk_stream_wait_and_loses_nothing(listen_dir: 
     frames = [e for e in events if e.kind == "stream.frame"]
     assert sum(e.detail["size"] for e in frames) == len(stream) - 256 * 8
     assert not [e for e in events if e.kind == "proxy.error"]
+    assert while_streaming == [inheritable]  # the copy pipe is not inherited by children
     wait_for(lambda: len(os.listdir("/proc/self/fd")) <= fds_before)
 
 

@@ -194,7 +194,7 @@ class Proxy:
         try:
             while True:
                 try:
-                    n, ancillary, _, _ = recvmsg_into([view[end:]], _ANCILLARY)
+                    n, ancillary, _, _ = recvmsg_into([view[end:]], _ANCILLARY, _CLOEXEC)
                 except OSError:
                     n, ancillary = 0, []
                 pipes.received(ancillary)
@@ -231,6 +231,8 @@ class Proxy:
 
 # Room for the descriptors one read of the channel may bring (a copy pipe per bulk stream).
 _ANCILLARY = socket.CMSG_SPACE(64 * array.array("i").itemsize)
+# Received descriptors close on exec: the docker CLI a live session starts must not hold them.
+_CLOEXEC = getattr(socket, "MSG_CMSG_CLOEXEC", 0x40000000)
 
 
 class _CopyPipes:
