@@ -81,9 +81,23 @@ async def test_draw_now_draws_a_repaint_at_once() -> None:
         widget.refresh()
         assert widget._repaint_required, "Widget.refresh() no longer sets _repaint_required"
         before = app.frames
-        perf.draw_now(screen)  # no await: the frame is sent before the loop turns
+        assert perf.draw_now(screen)  # no await: the frame is sent before the loop turns
         assert not widget._repaint_required and not screen._dirty_widgets
         assert app.frames == before + 1
+
+
+async def test_draw_now_says_whether_the_screen_shows_all_there_is() -> None:
+    app = Frames()
+    async with app.run_test(size=(20, 3)) as pilot:
+        await pilot.pause()
+        widget, screen = app.query_one(Painted), app.screen
+        before = app.frames
+        assert perf.draw_now(screen), "nothing changed: the screen is up to date"
+        assert app.frames == before, "and no frame was needed for it"
+        widget.refresh(layout=True)
+        assert not perf.draw_now(screen), "a layout is left to Textual's own update"
+        await pilot.pause()
+        assert perf.draw_now(screen)
 
 
 async def test_timer_running_follows_pause_and_resume() -> None:

@@ -40,8 +40,9 @@ def supported() -> bool:
     return CHECKED_FROM <= _release(textual_version()) < CHECKED_BELOW
 
 
-def draw_now(screen: Screen[object]) -> None:
-    """Draw what changed now, not a few turns of the event loop later.
+def draw_now(screen: Screen[object]) -> bool:
+    """Draw what changed now, not a few turns of the event loop later; whether the screen
+    then shows all that its widgets would draw (nothing is left for Textual's own update).
 
     Textual's way: a widget that changed tells the screen so at its own next idle (a
     message), the screen then wakes its update timer (another), and the timer draws; each
@@ -51,9 +52,13 @@ def draw_now(screen: Screen[object]) -> None:
     needs a layout is left to Textual's own way (a live run holds its layout), as is
     everything with a Textual this was not checked against."""
     if not supported() or not screen.is_current:
-        return
+        return False
+    waiting = False  # a widget on screen left for Textual's own update (a layout)
     for widget in screen.walk_children(Widget):
-        if widget._layout_required or not widget.display:
+        if not widget.display:
+            continue
+        if widget._layout_required:
+            waiting = True
             continue
         if widget._repaint_required:
             widget._repaint_required = False
@@ -62,6 +67,9 @@ def draw_now(screen: Screen[object]) -> None:
             widget._scroll_required = False
             screen._scroll_required = True
     screen._on_timer_update()
+    return not (
+        waiting or screen._layout_required or screen._repaint_required or screen._dirty_widgets
+    )
 
 
 def laid_out(widget: Widget) -> bool:
