@@ -8,6 +8,7 @@ changes them. Outside that range the app falls back to Textual's public ways: sl
 from __future__ import annotations
 
 import gc
+from collections.abc import Iterator
 from functools import cache
 
 import textual
@@ -50,12 +51,20 @@ def draw_now(screen: Screen[object]) -> bool:
     during a live run. Here the widgets that asked for a repaint are handed to the screen
     as their idle handler would, and the timer's work is done at once. A widget that
     needs a layout is left to Textual's own way (a live run holds its layout), as is
-    everything with a Textual this was not checked against."""
+    everything with a Textual this was not checked against.
+
+    What a hidden widget asks for is dropped, as Textual's idle handler drops a repaint
+    of a widget not displayed, and here also under a hidden container (the timeline's
+    table behind the tree view): its lines are drawn afresh when it is shown again (a
+    layout). Handed over, such a widget had the compositor map the whole screen again at
+    the next question of where a widget is, and its scroll laid the screen out again, ~1
+    ms a batch in the pictures."""
     if not supported() or not screen.is_current:
         return False
     waiting = False  # a widget on screen left for Textual's own update (a layout)
-    for widget in screen.walk_children(Widget):
-        if not widget.display:
+    for widget, shown in _widgets(screen):
+        if not shown:
+            widget._repaint_required = widget._scroll_required = False
             continue
         if widget._layout_required:
             waiting = True
@@ -70,6 +79,14 @@ def draw_now(screen: Screen[object]) -> bool:
     return not (
         waiting or screen._layout_required or screen._repaint_required or screen._dirty_widgets
     )
+
+
+def _widgets(node: Widget, shown: bool = True) -> Iterator[tuple[Widget, bool]]:
+    """Every widget under node, and whether it and every container it is in are displayed."""
+    for child in node.children:
+        child_shown = shown and child.display
+        yield child, child_shown
+        yield from _widgets(child, child_shown)
 
 
 def laid_out(widget: Widget) -> bool:
