@@ -1,7 +1,7 @@
 """Live: how long after the kernel (or the proxy) saw an event the app shows it, p50 and p99.
 
 Run as root: .venv/bin/python bench/tui_live_latency.py [--runs N] [--view chain|sequence|tree]
-(target: p99 ≤ 50 ms; --view: the picture on screen while the run is drawn, the chain by default)
+(target: p99 ≤ 25 ms; --view: the picture on screen while the run is drawn, the chain by default)
 Baseline in the same run: the same `docker run` in a bare LiveSession, measured at its sink
 (the latency of the probes and the proxy themselves, before any screen). The app runs its
 session in a child process (tracer.sources.live_child) and reads its events from a pipe, so the
@@ -9,7 +9,11 @@ app's figure includes that hop; the event's kernel time stamp is CLOCK_MONOTONIC
 The events timed are the run's (those the trace the screen draws takes in); an event that came
 before the run claimed it (the chain attributes some only once later evidence arrives) is
 timed from the kernel to the first frame that shows it, wait included; the line "in the run on
-arrival" leaves those out, to tell the screen's own delay from the attribution's.
+arrival" leaves those out, to tell the screen's own delay from the attribution's. An event the
+view on screen has no mark for (a thread's clone, a mount in the tree view) changes no widget:
+it is on screen once its batch is drawn and nothing is left to draw; the line "at the next frame
+rendered" times it, as this bench did before, at whatever frame comes next (in the pictures,
+often only the next batch that changes something, or the replay).
 """
 
 from __future__ import annotations
@@ -60,7 +64,8 @@ class Measured(DockertraceApp):
     An event is on screen once the widgets show it (after `_show_live_so_far`, which folds the
     events received so far into the trace the chain, the steps and the timeline draw) *and* the
     compositor has rendered the next frame from them (`App._display` is handed that frame; run
-    headless it writes it nowhere, but all the rendering work is done by then).
+    headless it writes it nowhere, but all the rendering work is done by then); or, when the
+    batch changed nothing the view draws, once the batch is drawn with nothing left to draw.
 
     Only the events of the run are ever drawn: the fold leaves out what other processes on a
     busy machine did (the probes see those too). Such an event is timed once a fold takes it
@@ -68,11 +73,13 @@ class Measured(DockertraceApp):
     counted as not of the run, not timed at a frame that does not show it."""
 
     latencies: list[float]
+    at_frame: list[float]  # each at the next rendered frame, even when its batch drew nothing
     prompt: list[float]  # of the events the first fold after their arrival took in
     late: set[int]  # ids of the others: the run claimed them only later
     inboxes: set[Inbox]  # the run's, which counts every event posted, even after its end
     _waiting: list[Event]  # received, not (yet) in the trace the widgets draw
-    _unpainted: list[Event]  # in the trace the widgets draw, not yet in a rendered frame
+    _unpainted: list[Event]  # in the trace the widgets draw, not yet on screen
+    _unframed: list[Event]  # in the trace the widgets draw, not yet in a rendered frame
     _drawn: list[Event]  # drawn live (some in a frame not rendered yet)
     _counted = 0
 
@@ -89,6 +96,7 @@ class Measured(DockertraceApp):
         for ev in self._waiting:
             if id(ev) in drawn:
                 self._unpainted.append(ev)
+                self._unframed.append(ev)
                 self._drawn.append(ev)
             else:
                 self.late.add(id(ev))  # the first fold after it came did not take it in
@@ -97,13 +105,25 @@ class Measured(DockertraceApp):
 
     def _display(self, screen: Screen[Any], renderable: RenderableType | None) -> None:
         super()._display(screen, renderable)
-        if renderable is not None and self._unpainted:
+        if renderable is not None:
+            self._on_screen()
             now = monotonic_ns()
-            self.latencies += [(now - ev.time_ns) / 1e6 for ev in self._unpainted]
-            self.prompt += [
-                (now - ev.time_ns) / 1e6 for ev in self._unpainted if id(ev) not in self.late
-            ]
-            self._unpainted.clear()
+            self.at_frame += [(now - ev.time_ns) / 1e6 for ev in self._unframed]
+            self._unframed.clear()
+
+    def _draw_now(self) -> bool:
+        drawn = super()._draw_now()
+        if drawn:  # what the batch changed is in a frame, or it changed nothing on screen
+            self._on_screen()
+        return drawn
+
+    def _on_screen(self) -> None:
+        now = monotonic_ns()
+        self.latencies += [(now - ev.time_ns) / 1e6 for ev in self._unpainted]
+        self.prompt += [
+            (now - ev.time_ns) / 1e6 for ev in self._unpainted if id(ev) not in self.late
+        ]
+        self._unpainted.clear()
 
     @property
     def received(self) -> int:
@@ -126,9 +146,12 @@ class Measured(DockertraceApp):
 VIEW_KEYS = {"chain": "", "sequence": "s", "tree": "T"}
 
 
-async def through_app(view: str = "chain") -> tuple[list[float], list[float], int, int]:
+async def through_app(
+    view: str = "chain",
+) -> tuple[list[float], list[float], list[float], int, int]:
     app = Measured(Loaded(empty_trace()), mode="live", live_reason=None, animate=False)
     app.latencies, app.inboxes, app._waiting, app._unpainted = [], set(), [], []
+    app.at_frame, app._unframed = [], []
     app._drawn = []
     app.prompt, app.late = [], set()
     async with app.run_test(size=(120, 40)) as pilot:
@@ -139,7 +162,7 @@ async def through_app(view: str = "chain") -> tuple[list[float], list[float], in
             await pilot.pause(0.1)
             if app.query_one(Banner).notice.startswith(("docker exited", "Live run failed")):
                 break
-    return app.latencies, app.prompt, app.never_shown, app.received - app.of_the_run
+    return app.latencies, app.prompt, app.at_frame, app.never_shown, app.received - app.of_the_run
 
 
 def main() -> int:
@@ -154,12 +177,14 @@ def main() -> int:
     base: list[float] = []
     shown: list[float] = []
     prompt: list[float] = []
+    framed: list[float] = []
     never = others = late = 0
     for _ in range(args.runs):
         base += baseline(image)
-        latencies, at_once, missed, not_run = asyncio.run(through_app(args.view))
+        latencies, at_once, at_frame, missed, not_run = asyncio.run(through_app(args.view))
         shown += latencies
         prompt += at_once
+        framed += at_frame
         late += len(latencies) - len(at_once)
         never += missed
         others += not_run
@@ -169,16 +194,19 @@ def main() -> int:
         ("baseline: at the session's sink", base),
         ("app: on screen (the run's events)", shown),
         ("  those in the run on arrival", prompt),
+        ("  at the next frame rendered", framed),
     ):
         print(f"{name:<36}{len(values):>8}{pct(values, 0.5):>9.1f}{pct(values, 0.99):>9.1f}")
-    print(f"p99 ratio app/baseline: {pct(shown, 0.99) / pct(base, 0.99):.2f}  target p99 ≤ 50 ms")
+    print(f"p99 ratio app/baseline: {pct(shown, 0.99) / pct(base, 0.99):.2f}  target p99 ≤ 25 ms")
     print(f"mean app latency: {statistics.mean(shown):.1f} ms")
     print(f"events of the run that reached the app but were never drawn live: {never}")
     print(f"events not of the run (other processes; never drawn, not timed): {others}")
     print(f"events of the run that came before the run claimed them (their wait counts): {late}")
-    print(f"RESULT tui_live_p99_ms {pct(shown, 0.99):.1f} {pct(base, 0.99):.1f} <=50 ms")
+    print(f"RESULT tui_live_p99_ms {pct(shown, 0.99):.1f} {pct(base, 0.99):.1f} <=25 ms")
     prompt_p99 = pct(prompt, 0.99)
     print(f"RESULT tui_live_prompt_p99_ms {prompt_p99:.1f} - informative (in the run on arrival)")
+    framed_p99 = pct(framed, 0.99)
+    print(f"RESULT tui_live_frame_p99_ms {framed_p99:.1f} - informative (at the next frame)")
     print(f"RESULT tui_live_p50_ms {pct(shown, 0.5):.1f} {pct(base, 0.5):.1f} informative")
     print(f"RESULT tui_live_not_drawn {never} - 0 (events only seen in the replay)")
     print(f"RESULT tui_live_not_of_run {others} - informative (never drawn, not timed)")

@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 from rich.console import RenderableType
 from textual._compositor import ChopsUpdate, Compositor
 from textual.app import App, ComposeResult
+from textual.containers import Container
 from textual.screen import Screen
 from textual.widget import Widget
 
@@ -81,9 +82,61 @@ async def test_draw_now_draws_a_repaint_at_once() -> None:
         widget.refresh()
         assert widget._repaint_required, "Widget.refresh() no longer sets _repaint_required"
         before = app.frames
-        perf.draw_now(screen)  # no await: the frame is sent before the loop turns
+        assert perf.draw_now(screen)  # no await: the frame is sent before the loop turns
         assert not widget._repaint_required and not screen._dirty_widgets
         assert app.frames == before + 1
+
+
+async def test_draw_now_says_whether_the_screen_shows_all_there_is() -> None:
+    app = Frames()
+    async with app.run_test(size=(20, 3)) as pilot:
+        await pilot.pause()
+        widget, screen = app.query_one(Painted), app.screen
+        before = app.frames
+        assert perf.draw_now(screen), "nothing changed: the screen is up to date"
+        assert app.frames == before, "and no frame was needed for it"
+        widget.refresh(layout=True)
+        assert not perf.draw_now(screen), "a layout is left to Textual's own update"
+        await pilot.pause()
+        assert perf.draw_now(screen)
+
+
+class Words(Widget):
+    def __init__(self) -> None:
+        super().__init__()
+        self.words = "before"
+
+    def render(self) -> RenderableType:
+        return self.words
+
+
+class Behind(App[None]):
+    """A widget inside a hidden container (the timeline's table behind the tree view)."""
+
+    def compose(self) -> ComposeResult:
+        with Container(id="box"):
+            yield Words()
+        yield Painted()
+
+    def on_mount(self) -> None:
+        self.query_one("#box").display = False
+
+
+async def test_draw_now_drops_what_a_widget_in_a_hidden_container_asks_for() -> None:
+    app = Behind()
+    async with app.run_test(size=(20, 3)) as pilot:
+        await pilot.pause()
+        words, screen = app.query_one(Words), app.screen
+        assert screen._compositor._full_map_invalidated is False
+        words.words = "after"
+        words.refresh()
+        words._scroll_required = True
+        assert perf.draw_now(screen), "what is on screen is up to date"
+        assert not words._repaint_required and not words._scroll_required
+        assert not screen._compositor._full_map_invalidated, "the screen was not mapped again"
+        app.query_one("#box").display = True  # shown again: drawn afresh
+        await pilot.pause()
+        assert "after" in "".join(s.text for s in words.render_lines(words.size.region))
 
 
 async def test_timer_running_follows_pause_and_resume() -> None:

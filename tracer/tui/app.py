@@ -206,9 +206,10 @@ class DockertraceApp(LiveRuns, Sharing, PictureViews, App[None]):
                 self._ticker.pause()  # nothing moves: no CPU while idle
             self.query_one(Banner).pace = self._pace()
 
-    def _draw_now(self) -> None:
-        """Draw what changed now (a live batch), not a few turns of the event loop later."""
-        perf.draw_now(self.screen)
+    def _draw_now(self) -> bool:
+        """Draw what changed now (a live batch), not a few turns of the event loop later;
+        whether the screen then shows all there is (perf.draw_now)."""
+        return perf.draw_now(self.screen)
 
     def _wake(self) -> None:
         if self._ticker is not None:

@@ -8,6 +8,7 @@ changes them. Outside that range the app falls back to Textual's public ways: sl
 from __future__ import annotations
 
 import gc
+from collections.abc import Iterator
 from functools import cache
 
 import textual
@@ -40,8 +41,9 @@ def supported() -> bool:
     return CHECKED_FROM <= _release(textual_version()) < CHECKED_BELOW
 
 
-def draw_now(screen: Screen[object]) -> None:
-    """Draw what changed now, not a few turns of the event loop later.
+def draw_now(screen: Screen[object]) -> bool:
+    """Draw what changed now, not a few turns of the event loop later; whether the screen
+    then shows all that its widgets would draw (nothing is left for Textual's own update).
 
     Textual's way: a widget that changed tells the screen so at its own next idle (a
     message), the screen then wakes its update timer (another), and the timer draws; each
@@ -49,11 +51,23 @@ def draw_now(screen: Screen[object]) -> None:
     during a live run. Here the widgets that asked for a repaint are handed to the screen
     as their idle handler would, and the timer's work is done at once. A widget that
     needs a layout is left to Textual's own way (a live run holds its layout), as is
-    everything with a Textual this was not checked against."""
+    everything with a Textual this was not checked against.
+
+    What a hidden widget asks for is dropped, as Textual's idle handler drops a repaint
+    of a widget not displayed, and here also under a hidden container (the timeline's
+    table behind the tree view): its lines are drawn afresh when it is shown again (a
+    layout). Handed over, such a widget had the compositor map the whole screen again at
+    the next question of where a widget is, and its scroll laid the screen out again, ~1
+    ms a batch in the pictures."""
     if not supported() or not screen.is_current:
-        return
-    for widget in screen.walk_children(Widget):
-        if widget._layout_required or not widget.display:
+        return False
+    waiting = False  # a widget on screen left for Textual's own update (a layout)
+    for widget, shown in _widgets(screen):
+        if not shown:
+            widget._repaint_required = widget._scroll_required = False
+            continue
+        if widget._layout_required:
+            waiting = True
             continue
         if widget._repaint_required:
             widget._repaint_required = False
@@ -62,6 +76,17 @@ def draw_now(screen: Screen[object]) -> None:
             widget._scroll_required = False
             screen._scroll_required = True
     screen._on_timer_update()
+    return not (
+        waiting or screen._layout_required or screen._repaint_required or screen._dirty_widgets
+    )
+
+
+def _widgets(node: Widget, shown: bool = True) -> Iterator[tuple[Widget, bool]]:
+    """Every widget under node, and whether it and every container it is in are displayed."""
+    for child in node.children:
+        child_shown = shown and child.display
+        yield child, child_shown
+        yield from _widgets(child, child_shown)
 
 
 def laid_out(widget: Widget) -> bool:

@@ -69,12 +69,13 @@ class ProcessTreeView(RenderedLines):
         self.procs_tree: ProcessTree | None = None
         self.time_ns = 0
         self.pid = 0  # the current event's process
+        self._rows: list[tuple[str, Proc]] = []  # tree_rows of procs_tree at time_ns
         self._drawn: object = None
         self.border_title = "Processes"
 
     def show(self, tree: ProcessTree, time_ns: int, pid: int) -> None:
         self.procs_tree, self.time_ns, self.pid = tree, time_ns, pid
-        rows = tree_rows(tree, time_ns)
+        rows = self._rows = tree_rows(tree, time_ns)
         ended = tuple(p.pid for _, p in rows if p.end_ns is not None and p.end_ns <= time_ns)
         key = (id(tree), tuple((b, p.pid) for b, p in rows), ended, pid)
         if key == self._drawn:
@@ -101,7 +102,7 @@ class ProcessTreeView(RenderedLines):
         exited = base + self.get_component_rich_style("process-tree--exited")
         current = self.get_component_rich_style("process-tree--current")
         out = []
-        for branches, p in tree_rows(self.procs_tree, self.time_ns):
+        for branches, p in self._rows:  # those show() found (a live batch's: once a batch)
             gone = p.end_ns is not None and p.end_ns <= self.time_ns
             style = exited if gone else base
             if p.pid == self.pid:
