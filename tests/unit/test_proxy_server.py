@@ -100,6 +100,28 @@ def client_of(p: Proxy) -> socket.socket:
     return c
 
 
+def attach_and_read(
+    p: Proxy,
+    events: list[Event],
+    close_within: float = 20,
+    stall_after: float | None = None,
+    read_after: float = 0,
+) -> bytes:
+    """Attach through the proxy, read the stream to its end and wait for the close to be
+    recorded; returns what followed the 101's head. `stall_after`: a stall fails instead of
+    hanging; `read_after`: start reading late."""
+    c = client_of(p)
+    c.settimeout(stall_after)
+    c.sendall(ATTACH)
+    time.sleep(read_after)
+    received = bytearray()
+    while chunk := c.recv(1 << 20):
+        received += chunk
+    c.close()
+    wait_for(lambda: any(e.kind == "conn.close" for e in events), timeout=close_within)
+    return bytes(received[received.find(b"\r\n\r\n") + 4 :])
+
+
 ATTACH = (
     b"POST /v1.41/containers/abc/attach?stream=1&stdout=1 HTTP/1.1\r\nHost: d\r\n"
     b"Connection: Upgrade\r\nUpgrade: tcp\r\n\r\n"
@@ -421,15 +443,9 @@ def test_a_slow_recorder_makes_a_bulk_stream_wait_and_loses_nothing(listen_dir: 
 
     fds_before = len(os.listdir("/proc/self/fd"))
     with Proxy(listen=f"unix://{listen_dir}/d.sock", upstream=f"unix://{path}", sink=slow) as p:
-        c = client_of(p)
-        c.sendall(ATTACH)
-        received = bytearray()
-        while chunk := c.recv(1 << 20):
-            received += chunk
-        c.close()
-        wait_for(lambda: any(e.kind == "conn.close" for e in events), timeout=60)
+        body = attach_and_read(p, events, close_within=60)
     srv.close()
-    assert bytes(received[received.find(b"\r\n\r\n") + 4 :]) == stream
+    assert body == stream
     frames = [e for e in events if e.kind == "stream.frame"]
     assert sum(e.detail["size"] for e in frames) == len(stream) - 256 * 8
     assert not [e for e in events if e.kind == "proxy.error"]
@@ -461,17 +477,8 @@ def test_a_stream_written_in_small_pieces_is_spliced_without_stalling(listen_dir
     with Proxy(
         listen=f"unix://{listen_dir}/d.sock", upstream=f"unix://{path}", sink=events.append
     ) as p:
-        c = client_of(p)
-        c.settimeout(30)  # a stall fails the test instead of hanging it
-        c.sendall(ATTACH)
-        time.sleep(0.5)  # let the pieces pile up
-        received = bytearray()
-        while chunk := c.recv(1 << 20):
-            received += chunk
-        c.close()
-        wait_for(lambda: any(e.kind == "conn.close" for e in events), timeout=20)
+        body = attach_and_read(p, events, stall_after=30, read_after=0.5)  # pieces pile up
     srv.close()
-    body = bytes(received[received.find(b"\r\n\r\n") + 4 :])
     assert body == (head + payload) * frames
     stdout = sum(e.detail["size"] for e in events if e.kind == "stream.frame")
     assert stdout == frames * len(payload)

@@ -189,23 +189,17 @@ class ConnectionCore(Http1):
     # -- events ---------------------------------------------------------------------------
 
     def _emit(self, kind: str, t: int, layer: Layer = "cli", **detail: Any) -> None:
-        self._out.append(
-            Event(
-                time_ns=t,
-                source="proxy",
-                layer=layer,
-                kind=kind,
-                pid=self.peer.pid,
-                comm=self.peer.comm,
-                detail={"conn": self.conn, **detail},
-            )
-        )
+        self._append(kind, t, layer, {"conn": self.conn, **detail})
 
     def _emit_encoded(
         self, kind: str, t: int, layer: Layer, detail: dict[str, Any], json_after_conn: str
     ) -> None:
         """_emit for a detail whose JSON text (what follows "conn") a template made: the
         recorder then writes it without encoding it again (events.EncodedDetail)."""
+        text = f'{{"conn":{self.conn}{json_after_conn}'
+        self._append(kind, t, layer, EncodedDetail({"conn": self.conn, **detail}, text))
+
+    def _append(self, kind: str, t: int, layer: Layer, detail: dict[str, Any]) -> None:
         self._out.append(
             Event(
                 time_ns=t,
@@ -214,9 +208,7 @@ class ConnectionCore(Http1):
                 kind=kind,
                 pid=self.peer.pid,
                 comm=self.peer.comm,
-                detail=EncodedDetail(
-                    {"conn": self.conn, **detail}, f'{{"conn":{self.conn}{json_after_conn}'
-                ),
+                detail=detail,
             )
         )
 
