@@ -9,9 +9,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tracer.events import EncodedDetail, Event, encode_json
+from tracer.proxy import relay
 from tracer.proxy.core import ConnectionCore, Peer
 from tracer.proxy.frames import FrameDecoder
 from tracer.proxy.memo import REQUESTS, RESPONSES
+from tracer.proxy.server import _Feeder
+from tracer.proxy.ttybook import TtyBook
 
 PING = b"GET /v1.41/_ping HTTP/1.1\r\nHost: docker\r\n\r\n"
 PONG = b"HTTP/1.1 200 OK\r\nApi-Version: 1.41\r\nContent-Length: 2\r\n\r\nOK"
@@ -308,3 +311,40 @@ def test_remembered_parses_give_the_same_events_as_parsing_again() -> None:
         assert len(of(run(steps), "http.response")) == sum(
             d.count(b"HTTP/1.1 ") for s, d in steps if s == "d"
         ), steps
+
+
+def test_an_upgrade_before_its_create_is_parsed_is_told_by_the_book_at_the_batch_end() -> None:
+    # Each connection's copies reach the recorder in their own batches: the attach's upgrade
+    # can be parsed before the create's answer, on another connection. The upgrade is then
+    # recorded at the end of the batch that taught the book, not at the container's first output.
+    book = TtyBook()
+    api = ConnectionCore(1, Peer(pid=42, comm="docker"), book)
+    attach = ConnectionCore(2, Peer(pid=42, comm="docker"), book)
+    api.accepted(0), attach.accepted(0)
+    api.client_data(CREATE, 1)
+    attach.client_data(ATTACH, 2)
+    attach.daemon_data(UPGRADED, 3)
+    assert attach.waiting and of(attach.flush(), "http.upgrade") == []  # nobody knows yet
+    api.daemon_data(CREATED, 4)
+    up = of(attach.flush(), "http.upgrade")
+    assert up == [{"conn": 2, "seq": 1, "protocol": "tcp", "tty": False}]
+    assert not attach.waiting
+
+
+def test_a_feeder_flushes_a_waiting_pipe_until_the_book_knows() -> None:
+    got: list[Event] = []
+    feed = _Feeder("unix:///nowhere", got.append)
+    peer = relay.UCRED.pack(42, 0, 0)
+    feed(relay.OPEN, 1, 0, peer)
+    feed(relay.OPEN, 2, 0, peer)
+    feed(relay.CLIENT, 1, 1, CREATE)
+    feed(relay.CLIENT, 2, 2, ATTACH)
+    feed(relay.DAEMON, 2, 3, UPGRADED)
+    feed.flush()
+    feed.flush()  # a batch with nothing for it: still waiting, still asked
+    assert [e for e in got if e.kind == "http.upgrade"] == []
+    feed(relay.DAEMON, 1, 4, CREATED)
+    feed.flush()
+    up = [e for e in got if e.kind == "http.upgrade"]
+    assert len(up) == 1 and up[0].detail["tty"] is False and up[0].time_ns == 3
+    assert feed.holding == set()

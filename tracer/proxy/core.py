@@ -13,6 +13,7 @@ HTTP/1.1 is handed to a `Follower` (rawpipe.py), which gets every later chunk an
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import h11
@@ -165,6 +166,8 @@ class ConnectionCore(Http1):
             pipe = RawPipe(x.seq, protocol, tty, t, FrameDecoder(FRAME_EXCERPT))
             if tty is not None:
                 pipe.announce(self._emit, tty)
+            else:  # the create exchange may come next, from another connection's batch
+                pipe.ask = partial(self.book.for_stream, x.endpoint, x.request_json)
             self._follow("raw", pipe)
         if daemon_rest:
             self._follower_data(D2C, daemon_rest, t)
@@ -215,6 +218,11 @@ class ConnectionCore(Http1):
     def flush_held(self) -> None:
         if self._follower is not None:
             self._follower.flush(self._emit)
+
+    @property
+    def waiting(self) -> bool:
+        """Whether its raw pipe waits for the TTY book: to be flushed at every batch's end."""
+        return isinstance(self._follower, RawPipe) and self._follower.waiting
 
     def _take(self) -> list[Event]:
         out, self._out = self._out, []

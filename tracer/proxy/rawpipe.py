@@ -3,11 +3,14 @@
 After `101 UPGRADED` (or the `200` raw-stream form older clients get) the connection is no longer
 HTTP. Without a TTY the daemon multiplexes stdout and stderr in 8-byte-headed frames, decoded
 here; with one the bytes are raw. Whether there is a TTY is known from the create request when
-the proxy saw it, else guessed from the first bytes the daemon sends.
+the proxy saw it, else guessed from the first bytes the daemon sends. The create exchange can
+be parsed just after the upgrade (each connection's copies reach the recorder in their own
+batches), so an unknown pipe asks the book again at the end of every batch until then.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -61,6 +64,9 @@ class RawPipe:
     t_upgrade: int
     frames: FrameDecoder
     announced: bool = False
+    # Asks the TTY book again (None: nobody to ask): until the pipe is announced, at each batch's
+    # end, so that the upgrade is recorded when the create exchange is, not at the first output.
+    ask: Callable[[], bool | None] | None = None
     # The daemon's last piece (stream, size, first bytes, time), held until the stream changes
     # or the batch ends: a fast stream becomes one event per batch, not one per read.
     held: tuple[str, int, bytes, int] | None = None
@@ -81,7 +87,14 @@ class RawPipe:
         if not self.announced:  # the daemon never sent a byte: nothing says it was multiplexed
             self.announce(emit, tty=False)
 
+    @property
+    def waiting(self) -> bool:
+        """Whether it waits to be told if there is a TTY (the book may learn it any batch)."""
+        return not self.announced and self.ask is not None
+
     def flush(self, emit: Emit) -> None:
+        if self.waiting and self.ask is not None and (tty := self.ask()) is not None:
+            self.announce(emit, tty)
         if self.held is not None:
             stream, size, head, t = self.held
             self.held = None
@@ -93,7 +106,8 @@ class RawPipe:
             emit_frame(emit, self.seq, C2D, "stdin", len(data), data[:FRAME_EXCERPT], t)
             return
         if not self.announced:
-            self.announce(emit, tty=not looks_multiplexed(data))
+            told = self.ask() if self.ask is not None else None
+            self.announce(emit, tty=not looks_multiplexed(data) if told is None else told)
         if self.tty:
             self._hold(emit, "raw", len(data), bytes(data[:FRAME_EXCERPT]), t)
         else:

@@ -296,7 +296,9 @@ class _Feeder:
         self.sink = sink
         self.cores: dict[int, ConnectionCore] = {}
         self.book = TtyBook()
-        self.holding: set[int] = set()  # connections whose cores may hold back a stream piece
+        # connections whose cores may hold back a stream piece, or whose upgraded pipe waits to
+        # learn from the TTY book whether its container has a TTY
+        self.holding: set[int] = set()
 
     def __call__(self, kind: int, conn: int, t: int, chunk: bytes | memoryview) -> None:
         """One item; `chunk` may be a view into the reader's buffer, valid during this call."""
@@ -339,6 +341,7 @@ class _Feeder:
 
     def flush(self) -> None:
         """The end of a batch: stream pieces held back to be merged are recorded now."""
+        waiting = set()
         for conn in self.holding:
             core = self.cores.get(conn)
             if core is not None:
@@ -346,7 +349,9 @@ class _Feeder:
                     self.emit(core.flush())
                 except Exception:  # as in __call__: never stop the recording of others
                     core.mode = "opaque"
-        self.holding.clear()
+                if core.waiting:  # asks the TTY book again at the next batch's end
+                    waiting.add(conn)
+        self.holding = waiting
 
     def close_all(self) -> None:
         """The child is gone: whatever is still open was closed with it."""
